@@ -1,0 +1,33 @@
+//! Stage commands: the messages on `build.<id>.cmd.<stage>` that hand a build from one
+//! stage to the next. Each stage adds what it produced and forwards the command.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::events::Plan;
+
+/// A build's work order, carried from stage to stage.
+#[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct StageCommand {
+    /// The build (a ULID).
+    pub build_id: String,
+    /// The request that started it.
+    pub request_id: String,
+    /// The user who asked.
+    pub user_id: String,
+    /// The user's prompt.
+    pub prompt: String,
+    /// The project a follow-up belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project_id: Option<String>,
+    /// The build whose sources a follow-up starts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_build_id: Option<String>,
+    /// The plan, once the plan stage made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Plan>,
+    /// Stage-specific settings and results (object names, test knobs), keyed by name.
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}

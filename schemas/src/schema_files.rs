@@ -1,0 +1,70 @@
+//! The JSON Schema files in `schemas/json/`, generated from the types of this crate.
+//!
+//! `cargo run -p buildwire-schemas` rewrites them; the `files_match_the_types` test
+//! fails when a file drifts from the types.
+
+use std::path::{Path, PathBuf};
+
+use schemars::{JsonSchema, schema_for};
+
+use crate::{api, commands, events};
+
+fn render<T: JsonSchema>() -> String {
+    let schema = schema_for!(T);
+    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// Every schema file: its name in `schemas/json/` and its content.
+pub fn all() -> Vec<(&'static str, String)> {
+    vec![
+        ("event.schema.json", render::<events::Event>()),
+        (
+            "stage-command.schema.json",
+            render::<commands::StageCommand>(),
+        ),
+        ("submit-build.schema.json", render::<api::SubmitBuild>()),
+        ("build-accepted.schema.json", render::<api::BuildAccepted>()),
+        ("build-progress.schema.json", render::<api::BuildProgress>()),
+        ("events-page.schema.json", render::<api::EventsPage>()),
+        ("build-token.schema.json", render::<api::BuildToken>()),
+        ("problem.schema.json", render::<api::Problem>()),
+        ("client-message.schema.json", render::<api::ClientMessage>()),
+    ]
+}
+
+/// `schemas/json/` in the source tree.
+pub fn dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("json")
+}
+
+/// Writes every schema file into `dir`, returning the names that changed.
+pub fn write_all(dir: &Path) -> std::io::Result<Vec<&'static str>> {
+    std::fs::create_dir_all(dir)?;
+    let mut changed = Vec::new();
+    for (name, content) in all() {
+        let path = dir.join(name);
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(content.as_str()) {
+            std::fs::write(&path, content)?;
+            changed.push(name);
+        }
+    }
+    Ok(changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_match_the_types() {
+        for (name, content) in all() {
+            let on_disk = std::fs::read_to_string(dir().join(name)).unwrap_or_default();
+            assert!(
+                on_disk == content,
+                "schemas/json/{name} drifted from the Rust types: run `cargo run -p buildwire-schemas`"
+            );
+        }
+    }
+}
