@@ -116,8 +116,9 @@ impl BuildStatus {
 #[serde(rename_all = "camelCase")]
 pub struct Event {
     /// The event's JetStream stream sequence: increasing within a build, not contiguous.
-    /// It is the SSE `id:`, the WebSocket `seq` and the resume cursor. 0 until stored.
-    #[serde(default)]
+    /// It is the SSE `id:`, the WebSocket `seq` and the resume cursor. Absent (0) in the
+    /// stored message body, since the stream assigns it; always set when delivered.
+    #[serde(default, skip_serializing_if = "is_unset")]
     pub seq: u64,
     /// The build (a ULID).
     pub build_id: String,
@@ -130,6 +131,10 @@ pub struct Event {
     /// What happened; carries the `type` field.
     #[serde(flatten)]
     pub body: EventBody,
+}
+
+fn is_unset(seq: &u64) -> bool {
+    *seq == 0
 }
 
 impl Event {

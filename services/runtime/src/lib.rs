@@ -1,1 +1,14 @@
-//! placeholder
+//! What every buildwire service shares: one [`Config`], logging, the one NATS setup path
+//! (connect, check the server, apply `nats/` definitions, or start a managed server), event
+//! publishing with `Nats-Msg-Id`s, and the one stage loop that every stage runs.
+
+pub mod config;
+pub mod error;
+pub mod nats;
+pub mod publish;
+pub mod shutdown;
+pub mod stage;
+pub mod telemetry;
+
+pub use config::Config;
+pub use error::{Error, Result};

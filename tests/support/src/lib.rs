@@ -1,1 +1,171 @@
-//! placeholder
+//! Test fixtures: real `nats-server` processes on free loopback ports with temporary
+//! storage (never port 4222), as a single node or a three-node JetStream cluster, plus
+//! helpers to read a build's stored events.
+
+use std::{path::PathBuf, time::Duration};
+
+use buildwire_runtime::nats::{
+    Definitions, Nats,
+    server::{ServerOptions, ServerProcess, find_binary, free_port},
+};
+use buildwire_schemas::{Event, subjects};
+use tempfile::TempDir;
+
+/// The nats-server binary the fixtures run (`scripts/setup` installs it).
+pub fn nats_server_binary() -> PathBuf {
+    match find_binary(
+        std::env::var_os("BUILDWIRE_NATS_SERVER")
+            .map(PathBuf::from)
+            .as_deref(),
+    ) {
+        Ok(path) => path,
+        Err(err) => panic!("tests need nats-server >= 2.11: {err}"),
+    }
+}
+
+/// One nats-server with JetStream, storage in a temp dir removed on drop.
+#[derive(Debug)]
+pub struct NatsFixture {
+    /// The process; kill and restart it to inject faults.
+    pub server: ServerProcess,
+    dir: TempDir,
+}
+
+impl NatsFixture {
+    /// Starts a JetStream server on a free port.
+    pub fn start() -> NatsFixture {
+        Self::with(true)
+    }
+
+    /// Starts a server with JetStream turned off.
+    pub fn without_jetstream() -> NatsFixture {
+        Self::with(false)
+    }
+
+    fn with(jetstream: bool) -> NatsFixture {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut options = ServerOptions::single("fixture", dir.path()).expect("free port");
+        options.jetstream = jetstream;
+        let server = ServerProcess::start_and_wait(&nats_server_binary(), options)
+            .expect("nats-server starts");
+        NatsFixture { server, dir }
+    }
+
+    /// Its client URL.
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    /// A scratch folder that lives as long as the fixture.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::create_dir_all(&path).expect("scratch dir");
+        path
+    }
+}
+
+/// Three JetStream servers clustered over loopback routes.
+#[derive(Debug)]
+pub struct NatsCluster {
+    /// The nodes; kill one to test fail-over.
+    pub nodes: Vec<ServerProcess>,
+    _dir: TempDir,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes and waits until each accepts clients.
+    pub fn start(size: usize) -> NatsCluster {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let routes: Vec<u16> = (0..size).map(|_| free_port().expect("port")).collect();
+        let binary = nats_server_binary();
+        let nodes: Vec<ServerProcess> = (0..size)
+            .map(|i| {
+                let options = ServerOptions {
+                    name: format!("node{i}"),
+                    port: free_port().expect("port"),
+                    dir: dir.path().join(format!("node{i}")),
+                    jetstream: true,
+                    cluster: Some(("buildwire-test".into(), routes[i], routes.clone())),
+                };
+                ServerProcess::spawn(&binary, options).expect("node starts")
+            })
+            .collect();
+        for node in &nodes {
+            node.wait_ready(Duration::from_secs(20))
+                .expect("node listens");
+        }
+        NatsCluster { nodes, _dir: dir }
+    }
+
+    /// Every node's URL, comma-separated (what `NATS_URL` takes).
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(ServerProcess::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// Connects as a service would.
+pub async fn connect(url: &str) -> Nats {
+    Nats::connect(url, "test", Duration::from_secs(30))
+        .await
+        .expect("connects to the fixture")
+}
+
+/// The built-in definitions with consumer timings short enough for tests: ack wait and
+/// backoff `step`, `max_deliver` deliveries.
+pub fn quick_definitions(step: Duration, max_deliver: u64) -> Definitions {
+    let mut defs = Definitions::embedded().expect("built-in definitions parse");
+    let nanos = u64::try_from(step.as_nanos()).unwrap_or(u64::MAX);
+    for consumer in &mut defs.consumers {
+        if consumer.stream == "CMDS" {
+            consumer.config.insert("ack_wait".into(), nanos.into());
+            let backoff: Vec<u64> = (1..max_deliver).map(|_| nanos).collect();
+            consumer.config.insert("backoff".into(), backoff.into());
+            consumer
+                .config
+                .insert("max_deliver".into(), max_deliver.into());
+        }
+    }
+    defs
+}
+
+/// Every event stored for `build_id`, oldest first, with `seq` filled in.
+pub async fn stored_events(nats: &Nats, build_id: &str) -> Vec<Event> {
+    let stream = nats.js.get_stream("EVENTS").await.expect("EVENTS exists");
+    let subject = subjects::events(build_id);
+    let mut events = Vec::new();
+    let mut next = 1;
+    while let Ok(message) = stream
+        .direct_get_next_for_subject(&subject, Some(next))
+        .await
+    {
+        let mut event: Event =
+            serde_json::from_slice(&message.payload).expect("stored events parse");
+        event.seq = message.sequence;
+        next = message.sequence + 1;
+        events.push(event);
+    }
+    events
+}
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics after `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,309 @@
+//! The one configuration of every buildwire service.
+//!
+//! Precedence: built-in defaults < the TOML file named by `BUILDWIRE_CONFIG` < environment
+//! variables. With nothing set, the defaults run a laptop stack. Each field's doc names its
+//! environment variable and default; the README's table repeats them.
+
+use std::path::PathBuf;
+
+use figment::{
+    Figment, Metadata, Profile, Provider,
+    providers::{Format, Serialized, Toml},
+    value::{Dict, Map, Value},
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Log line format.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable lines for a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Every setting of every service.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// `BUILDWIRE_HTTP_ADDR`: where the edge listens. Default `127.0.0.1:8080`.
+    pub http_addr: String,
+    /// `BUILDWIRE_PUBLIC_URL`: base of the URLs handed out. Default `http://<http_addr>`.
+    pub public_url: Option<String>,
+    /// `BUILDWIRE_DATA_DIR`: local state (managed NATS, SQLite). Default `./.buildwire`.
+    pub data_dir: PathBuf,
+    /// `NATS_URL`: comma-separated server URLs. Unset: `up` and `demo` start a managed
+    /// nats-server; other services use `nats://127.0.0.1:4222`.
+    pub nats_url: Option<String>,
+    /// `BUILDWIRE_NATS_SERVER`: the nats-server binary for managed NATS. Default: the
+    /// project's `.tools/bin/nats-server` (installed by `scripts/setup`), then `PATH`.
+    pub nats_server: Option<PathBuf>,
+    /// `BUILDWIRE_NATS_DEFINITIONS`: a folder laid out like `nats/` whose definitions replace
+    /// the built-in copies. Default: the definitions compiled into the binary.
+    pub nats_definitions: Option<PathBuf>,
+    /// `BUILDWIRE_NATS_REPLICAS`: stream replicas. Default: 3 when the server reports a
+    /// cluster of three or more, else 1 (never lowered on an existing stream).
+    pub nats_replicas: Option<usize>,
+    /// `DATABASE_URL`: `sqlite://...` or `postgres://...`. Default: SQLite under the data dir.
+    pub database_url: Option<String>,
+    /// `BUILDWIRE_SERVICE_KEYS`: comma-separated main-app keys.
+    pub service_keys: Option<String>,
+    /// `BUILDWIRE_JWT_KEYS`: build-token keyring `kid:secret,...`; the first one signs.
+    pub jwt_keys: Option<String>,
+    /// `BUILDWIRE_LLM`: `offline` (default) or `anthropic`.
+    pub llm: String,
+    /// `ANTHROPIC_API_KEY`.
+    pub anthropic_api_key: Option<String>,
+    /// `ANTHROPIC_BASE_URL`. Default `https://api.anthropic.com`.
+    pub anthropic_base_url: String,
+    /// `BUILDWIRE_DEPLOY_TARGET`: `local` (default) or `cloudflare`.
+    pub deploy_target: String,
+    /// `BUILD_TIMEOUT_MS`: limit of one npm build. Default 300000.
+    pub build_timeout_ms: u64,
+    /// `DEPLOY_TIMEOUT_MS`: limit of one deploy. Default 120000.
+    pub deploy_timeout_ms: u64,
+    /// `WEBSOCKET_CORS_ORIGIN`: allowed browser origin(s), comma-separated. Default: any.
+    pub websocket_cors_origin: Option<String>,
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT`: trace export when set.
+    pub otel_exporter_otlp_endpoint: Option<String>,
+    /// `BUILDWIRE_LOG_FORMAT`: `human` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `BUILDWIRE_STAGE_CONCURRENCY`: commands one stage process works on at once. Default 4.
+    pub stage_concurrency: usize,
+    /// `BUILDWIRE_DRAIN_TIMEOUT_MS`: on SIGTERM, how long in-flight work may finish before
+    /// it is handed back to NATS for another worker. Default 20000.
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            http_addr: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: PathBuf::from("./.buildwire"),
+            nats_url: None,
+            nats_server: None,
+            nats_definitions: None,
+            nats_replicas: None,
+            database_url: None,
+            service_keys: None,
+            jwt_keys: None,
+            llm: "offline".into(),
+            anthropic_api_key: None,
+            anthropic_base_url: "https://api.anthropic.com".into(),
+            deploy_target: "local".into(),
+            build_timeout_ms: 300_000,
+            deploy_timeout_ms: 120_000,
+            websocket_cors_origin: None,
+            otel_exporter_otlp_endpoint: None,
+            log_format: LogFormat::Human,
+            stage_concurrency: 4,
+            drain_timeout_ms: 20_000,
+        }
+    }
+}
+
+/// Environment variable -> config field. Names are the contract of design.md.
+const ENV: &[(&str, &str)] = &[
+    ("BUILDWIRE_HTTP_ADDR", "http_addr"),
+    ("BUILDWIRE_PUBLIC_URL", "public_url"),
+    ("BUILDWIRE_DATA_DIR", "data_dir"),
+    ("NATS_URL", "nats_url"),
+    ("BUILDWIRE_NATS_SERVER", "nats_server"),
+    ("BUILDWIRE_NATS_DEFINITIONS", "nats_definitions"),
+    ("BUILDWIRE_NATS_REPLICAS", "nats_replicas"),
+    ("DATABASE_URL", "database_url"),
+    ("BUILDWIRE_SERVICE_KEYS", "service_keys"),
+    ("BUILDWIRE_JWT_KEYS", "jwt_keys"),
+    ("BUILDWIRE_LLM", "llm"),
+    ("ANTHROPIC_API_KEY", "anthropic_api_key"),
+    ("ANTHROPIC_BASE_URL", "anthropic_base_url"),
+    ("BUILDWIRE_DEPLOY_TARGET", "deploy_target"),
+    ("BUILD_TIMEOUT_MS", "build_timeout_ms"),
+    ("DEPLOY_TIMEOUT_MS", "deploy_timeout_ms"),
+    ("WEBSOCKET_CORS_ORIGIN", "websocket_cors_origin"),
+    ("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
+    ("BUILDWIRE_LOG_FORMAT", "log_format"),
+    ("BUILDWIRE_STAGE_CONCURRENCY", "stage_concurrency"),
+    ("BUILDWIRE_DRAIN_TIMEOUT_MS", "drain_timeout_ms"),
+];
+
+/// Fields whose environment values are numbers; every other variable is taken as text.
+const NUMERIC: &[&str] = &[
+    "nats_replicas",
+    "build_timeout_ms",
+    "deploy_timeout_ms",
+    "stage_concurrency",
+    "drain_timeout_ms",
+];
+
+/// The documented environment variables as a figment provider (empty values are unset).
+struct EnvVars(Dict);
+
+impl<I: IntoIterator<Item = (String, String)>> From<I> for EnvVars {
+    fn from(env: I) -> Self {
+        let mut dict = Dict::new();
+        for (name, value) in env {
+            let Some((_, field)) = ENV.iter().find(|(n, _)| *n == name) else {
+                continue;
+            };
+            if value.is_empty() {
+                continue;
+            }
+            let value = match value.trim().parse::<u64>() {
+                Ok(number) if NUMERIC.contains(field) => Value::from(number),
+                _ => Value::from(value),
+            };
+            dict.insert((*field).to_string(), value);
+        }
+        EnvVars(dict)
+    }
+}
+
+impl Provider for EnvVars {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variables")
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        Ok(Profile::Default.collect(self.0.clone()))
+    }
+}
+
+impl Config {
+    /// Reads defaults, then `BUILDWIRE_CONFIG` (TOML) when set, then the environment.
+    pub fn load() -> Result<Config> {
+        let file = std::env::var_os("BUILDWIRE_CONFIG").map(PathBuf::from);
+        Self::load_from(file, std::env::vars())
+    }
+
+    /// [`Config::load`] with an explicit file and environment (for tests and tools).
+    pub fn load_from(
+        file: Option<PathBuf>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            if !path.is_file() {
+                return Err(Error::Config(format!(
+                    "BUILDWIRE_CONFIG names {}, which is not a file",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(path));
+        }
+        let config: Config = figment
+            .merge(EnvVars::from(env))
+            .extract()
+            .map_err(|err| Error::Config(err.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.stage_concurrency == 0 {
+            return Err(Error::Config(
+                "BUILDWIRE_STAGE_CONCURRENCY must be at least 1".into(),
+            ));
+        }
+        if self.nats_replicas.is_some_and(|r| !(1..=5).contains(&r)) {
+            return Err(Error::Config(
+                "BUILDWIRE_NATS_REPLICAS must be 1 to 5".into(),
+            ));
+        }
+        for (name, value) in [
+            ("BUILDWIRE_LLM", &self.llm),
+            ("BUILDWIRE_DEPLOY_TARGET", &self.deploy_target),
+        ] {
+            let allowed: &[&str] = if name == "BUILDWIRE_LLM" {
+                &["offline", "anthropic"]
+            } else {
+                &["local", "cloudflare"]
+            };
+            if !allowed.contains(&value.as_str()) {
+                return Err(Error::Config(format!(
+                    "{name}={value:?}: expected one of {allowed:?}"
+                )));
+            }
+        }
+        if self.http_addr.parse::<std::net::SocketAddr>().is_err() {
+            return Err(Error::Config(format!(
+                "BUILDWIRE_HTTP_ADDR={:?} is not an address like 127.0.0.1:8080",
+                self.http_addr
+            )));
+        }
+        Ok(())
+    }
+
+    /// The NATS URL services connect to when none is configured and none is managed.
+    pub fn nats_url_or_default(&self) -> String {
+        self.nats_url
+            .clone()
+            .unwrap_or_else(|| "nats://127.0.0.1:4222".into())
+    }
+
+    /// How long in-flight work may run after SIGTERM.
+    pub fn drain_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.drain_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_run_a_laptop_stack() {
+        let config = Config::load_from(None, env(&[])).expect("defaults are valid");
+        assert_eq!(config, Config::default());
+        assert_eq!(config.nats_url_or_default(), "nats://127.0.0.1:4222");
+    }
+
+    #[test]
+    fn environment_overrides_file_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("buildwire.toml");
+        std::fs::write(&file, "build_timeout_ms = 1000\nstage_concurrency = 2\n").expect("write");
+        let config = Config::load_from(
+            Some(file),
+            env(&[
+                ("BUILD_TIMEOUT_MS", "5000"),
+                ("NATS_URL", "nats://a:1"),
+                ("UNRELATED", "x"),
+                ("DATABASE_URL", ""),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.build_timeout_ms, 5000);
+        assert_eq!(config.stage_concurrency, 2);
+        assert_eq!(config.nats_url.as_deref(), Some("nats://a:1"));
+        assert_eq!(config.database_url, None);
+    }
+
+    #[test]
+    fn bad_values_are_typed_errors() {
+        for (k, v) in [
+            ("BUILD_TIMEOUT_MS", "soon"),
+            ("BUILDWIRE_LLM", "gpt"),
+            ("BUILDWIRE_HTTP_ADDR", "nowhere"),
+            ("BUILDWIRE_STAGE_CONCURRENCY", "0"),
+        ] {
+            let err = Config::load_from(None, env(&[(k, v)])).expect_err(k);
+            assert!(matches!(err, Error::Config(_)), "{k}: {err}");
+        }
+        let err = Config::load_from(Some("/nonexistent.toml".into()), env(&[]))
+            .expect_err("missing file");
+        assert!(err.to_string().contains("not a file"));
+    }
+}

@@ -1,0 +1,67 @@
+//! Publishing build events and stage commands to JetStream, each with a `Nats-Msg-Id` so a
+//! retried publisher is stored once (the streams' `duplicate_window` is 15 minutes).
+
+use async_nats::{HeaderMap, jetstream};
+use buildwire_schemas::{Event, Stage, StageCommand, subjects};
+
+use crate::{Error, Result};
+
+/// Where a publish landed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The stream sequence (the original's, for a duplicate).
+    pub seq: u64,
+    /// Whether the stream already had this `Nats-Msg-Id` and stored nothing.
+    pub duplicate: bool,
+}
+
+/// Publishes events and commands, waiting for the stream's acknowledgement.
+#[derive(Clone, Debug)]
+pub struct Publisher {
+    js: jetstream::Context,
+}
+
+impl Publisher {
+    /// A publisher on `js`.
+    pub fn new(js: jetstream::Context) -> Publisher {
+        Publisher { js }
+    }
+
+    /// Stores `event` on `build.<id>.events` under `msg_id`.
+    pub async fn event(&self, event: &Event, msg_id: &str) -> Result<Published> {
+        let subject = subjects::events(&event.build_id);
+        self.send(subject, serde_json::to_vec(event)?, msg_id).await
+    }
+
+    /// Stores `command` on `build.<id>.cmd.<stage>` under `msg_id`.
+    pub async fn command(
+        &self,
+        stage: Stage,
+        command: &StageCommand,
+        msg_id: &str,
+    ) -> Result<Published> {
+        let subject = subjects::command(&command.build_id, stage);
+        self.send(subject, serde_json::to_vec(command)?, msg_id)
+            .await
+    }
+
+    async fn send(&self, subject: String, payload: Vec<u8>, msg_id: &str) -> Result<Published> {
+        let failed = |reason: String| Error::Publish {
+            subject: subject.clone(),
+            reason,
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", msg_id);
+        let ack = self
+            .js
+            .publish_with_headers(subject.clone(), headers, payload.into())
+            .await
+            .map_err(|e| failed(e.to_string()))?
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(Published {
+            seq: ack.sequence,
+            duplicate: ack.duplicate,
+        })
+    }
+}

@@ -1,0 +1,76 @@
+//! One delivery of a command to a handler: what it may publish and how it learns to stop.
+
+use buildwire_schemas::{Event, EventBody, Stage, StageCommand};
+use tokio_util::sync::CancellationToken;
+
+use super::StageError;
+use crate::publish::{Published, Publisher};
+
+/// A command being worked on, with the publishing it may do.
+#[derive(Debug)]
+pub struct Job {
+    /// The work order.
+    pub command: StageCommand,
+    /// Which delivery this is (1 for the first).
+    pub attempt: u64,
+    stage: Stage,
+    publisher: Publisher,
+    emitted: u64,
+    interrupted: CancellationToken,
+}
+
+impl Job {
+    pub(super) fn new(
+        command: StageCommand,
+        attempt: u64,
+        stage: Stage,
+        publisher: Publisher,
+        interrupted: CancellationToken,
+    ) -> Job {
+        Job {
+            command,
+            attempt,
+            stage,
+            publisher,
+            emitted: 0,
+            interrupted,
+        }
+    }
+
+    /// Publishes an event of this build. Its `Nats-Msg-Id` is
+    /// `<buildId>:<stage>:<n>` for the n-th event of this handler run, so a retried attempt
+    /// that emits the same sequence of events stores each once.
+    pub async fn emit(&mut self, body: EventBody) -> Result<Published, StageError> {
+        self.emitted += 1;
+        let event = Event::new(&self.command.build_id, &self.command.request_id, body);
+        let msg_id = format!("{}:{}:{}", self.command.build_id, self.stage, self.emitted);
+        let published = self.publisher.event(&event, &msg_id).await?;
+        tracing::debug!(
+            seq = published.seq,
+            duplicate = published.duplicate,
+            r#type = event.type_name(),
+            "event"
+        );
+        Ok(published)
+    }
+
+    /// Hands the build to `next` with `command`; stored once however often it is retried.
+    pub async fn forward(
+        &mut self,
+        next: Stage,
+        command: &StageCommand,
+    ) -> Result<Published, StageError> {
+        let msg_id = format!("{}:{}:cmd:{}", command.build_id, self.stage, next);
+        Ok(self.publisher.command(next, command, &msg_id).await?)
+    }
+
+    /// Fires when the worker must hand the command back (drain timeout after SIGTERM).
+    pub fn interrupted(&self) -> &CancellationToken {
+        &self.interrupted
+    }
+
+    /// The stage doing the work.
+    pub fn stage(&self) -> Stage {
+        self.stage
+    }
+}

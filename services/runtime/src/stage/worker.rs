@@ -1,0 +1,320 @@
+//! The pull loop: fetch one command per free slot, run the handler with in-progress acks,
+//! then ack, back off, fail the build, or hand the command back.
+
+use std::{sync::Arc, time::Duration};
+
+use async_nats::jetstream::{self, AckKind};
+use buildwire_schemas::{
+    StageCommand,
+    events::{ErrorSeverity, StageFailure},
+    subjects,
+};
+use futures::StreamExt;
+use tokio::{sync::Semaphore, task::JoinSet};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{Job, StageError, StageHandler, failure};
+use crate::{Config, Error, Result, nats::Nats, publish::Publisher};
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerOptions {
+    /// Commands worked on at once.
+    pub concurrency: usize,
+    /// After shutdown, how long in-flight handlers may finish before being interrupted.
+    pub drain_timeout: Duration,
+    /// After an interrupt, how long a handler may take to hand back before it is dropped.
+    pub interrupt_grace: Duration,
+    /// How long one pull waits for a command (also the worst delay before a shutdown is seen).
+    pub pull_wait: Duration,
+}
+
+impl WorkerOptions {
+    /// From the configuration.
+    pub fn from_config(config: &Config) -> WorkerOptions {
+        WorkerOptions {
+            concurrency: config.stage_concurrency,
+            drain_timeout: config.drain_timeout(),
+            interrupt_grace: Duration::from_secs(2),
+            pull_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Consumer settings the loop follows, read from the server.
+#[derive(Clone, Debug)]
+struct Limits {
+    max_deliver: u64,
+    backoff: Vec<Duration>,
+    progress_every: Duration,
+}
+
+/// Runs `handler` on its stage's consumer until `shutdown`, then drains.
+pub async fn run<H: StageHandler>(
+    handler: H,
+    nats: Nats,
+    options: WorkerOptions,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let stage = handler.stage();
+    let api = |e: String| Error::JetStream {
+        subject: format!("CMDS/{stage}"),
+        reason: e,
+    };
+    let consumer: jetstream::consumer::PullConsumer = nats
+        .js
+        .get_stream("CMDS")
+        .await
+        .map_err(|e| api(e.to_string()))?
+        .get_consumer(stage.as_str())
+        .await
+        .map_err(|e| api(e.to_string()))?;
+    let config = consumer.cached_info().config.clone();
+    let shortest_wait = config
+        .backoff
+        .iter()
+        .copied()
+        .chain([config.ack_wait])
+        .min()
+        .unwrap_or(config.ack_wait);
+    let limits = Arc::new(Limits {
+        max_deliver: u64::try_from(config.max_deliver).unwrap_or(u64::MAX),
+        backoff: config.backoff.clone(),
+        progress_every: (shortest_wait / 3).max(Duration::from_millis(100)),
+    });
+
+    let watcher_stop = CancellationToken::new();
+    let watcher = tokio::spawn(failure::watch_max_deliveries(
+        nats.clone(),
+        stage,
+        watcher_stop.clone(),
+    ));
+    let handler = Arc::new(handler);
+    let publisher = Publisher::new(nats.js.clone());
+    let slots = Arc::new(Semaphore::new(options.concurrency));
+    let interrupt = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    tracing::info!(%stage, concurrency = options.concurrency, "stage worker started");
+
+    while !shutdown.is_cancelled() {
+        let slot = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot.map_err(|e| api(e.to_string()))?,
+        };
+        while tasks.try_join_next().is_some() {}
+        // One pull per free slot: a command waits in NATS, not in this process, while
+        // every slot is busy, so another worker can take it.
+        let mut batch = match consumer
+            .batch()
+            .max_messages(1)
+            .expires(options.pull_wait)
+            .messages()
+            .await
+        {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::warn!(%err, "pull failed; retrying");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        let mut slot = Some(slot);
+        while let Some(message) = batch.next().await {
+            match message {
+                Ok(message) => match slot.take() {
+                    Some(slot) => {
+                        let job = process(
+                            handler.clone(),
+                            publisher.clone(),
+                            limits.clone(),
+                            options.clone(),
+                            interrupt.clone(),
+                            message,
+                        );
+                        tasks.spawn(async move {
+                            job.await;
+                            drop(slot);
+                        });
+                    }
+                    None => {
+                        // More than asked for: give it back at once.
+                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                    }
+                },
+                Err(err) => tracing::debug!(%err, "pull ended"),
+            }
+        }
+    }
+
+    tracing::info!(%stage, in_flight = tasks.len(), "draining");
+    let drained = tokio::time::timeout(options.drain_timeout, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(%stage, in_flight = tasks.len(), "drain timeout: handing in-flight commands back");
+        interrupt.cancel();
+        while tasks.join_next().await.is_some() {}
+    }
+    watcher_stop.cancel();
+    let _ = watcher.await;
+    tracing::info!(%stage, "stage worker stopped");
+    Ok(())
+}
+
+/// Works on one delivery from start to its final ack.
+async fn process<H: StageHandler>(
+    handler: Arc<H>,
+    publisher: Publisher,
+    limits: Arc<Limits>,
+    options: WorkerOptions,
+    interrupt: CancellationToken,
+    message: jetstream::Message,
+) {
+    let stage = handler.stage();
+    let attempt = message
+        .info()
+        .map(|i| u64::try_from(i.delivered).unwrap_or(1))
+        .unwrap_or(1);
+    let message = Arc::new(message);
+    let command: StageCommand = match serde_json::from_slice(&message.payload) {
+        Ok(command) => command,
+        Err(err) => {
+            // A malformed command can never succeed: fail its build (the subject names it).
+            let build_id = subjects::build_id_of(&message.subject)
+                .unwrap_or_default()
+                .to_string();
+            let failure = StageFailure {
+                code: "INVALID_COMMAND".into(),
+                error: err.to_string(),
+                retryable: false,
+                attempts: attempt,
+            };
+            finish_failed(
+                &publisher,
+                &message,
+                stage,
+                &build_id,
+                &build_id,
+                failure,
+                ErrorSeverity::Fatal,
+            )
+            .await;
+            return;
+        }
+    };
+    let span = crate::build_span!("stage", command.build_id, command.request_id);
+    async move {
+        tracing::info!(%stage, attempt, "command received");
+        let progress = tokio::spawn(keep_alive(message.clone(), limits.progress_every));
+        let (build_id, request_id) = (command.build_id.clone(), command.request_id.clone());
+        let mut job = Job::new(command, attempt, stage, publisher.clone(), interrupt.clone());
+        let outcome = tokio::select! {
+            outcome = handler.handle(&mut job) => outcome,
+            _ = async { interrupt.cancelled().await; tokio::time::sleep(options.interrupt_grace).await } => Err(StageError::Interrupted),
+        };
+        progress.abort();
+        match outcome {
+            Ok(()) => {
+                tracing::info!(%stage, "command done");
+                ack(&message, AckKind::Ack).await;
+            }
+            Err(StageError::Interrupted) => {
+                tracing::info!(%stage, "handing the command back");
+                ack(&message, AckKind::Nak(None)).await;
+            }
+            Err(StageError::Retryable { code, message: error }) if attempt < limits.max_deliver => {
+                let delay = backoff(&limits.backoff, attempt);
+                tracing::warn!(%stage, %code, %error, attempt, ?delay, "attempt failed; will retry");
+                ack(&message, AckKind::Nak(Some(delay))).await;
+            }
+            Err(err) => {
+                let (code, error, retryable, severity) = match err {
+                    StageError::Fatal { code, message } => (code, message, false, ErrorSeverity::Fatal),
+                    StageError::Retryable { code, message } => (code, format!("{message} (after {attempt} attempts)"), true, ErrorSeverity::Soft),
+                    StageError::Interrupted => unreachable!("handled above"),
+                };
+                let failure = StageFailure { code, error, retryable, attempts: attempt };
+                finish_failed(&publisher, &message, stage, &build_id, &request_id, failure, severity).await;
+            }
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Publishes the failure, then acks; if publishing fails the command is handed back so
+/// the failure is reported by a later delivery or by the max-deliveries watcher.
+async fn finish_failed(
+    publisher: &Publisher,
+    message: &jetstream::Message,
+    stage: buildwire_schemas::Stage,
+    build_id: &str,
+    request_id: &str,
+    failure: StageFailure,
+    severity: ErrorSeverity,
+) {
+    match failure::fail_build(publisher, stage, build_id, request_id, failure, severity).await {
+        Ok(()) => ack(message, AckKind::Ack).await,
+        Err(err) => {
+            tracing::error!(%err, "cannot publish the failure; handing the command back");
+            ack(message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
+        }
+    }
+}
+
+/// Tells the server the work goes on, so a long handler is not redelivered.
+async fn keep_alive(message: Arc<jetstream::Message>, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if let Err(err) = message.ack_with(AckKind::Progress).await {
+            tracing::warn!(%err, "in-progress ack failed");
+        }
+    }
+}
+
+/// Acks with confirmation from the server, retried briefly: a lost ack would rerun a
+/// finished command.
+async fn ack(message: &jetstream::Message, kind: AckKind) {
+    for attempt in 1..=5 {
+        let result = match kind {
+            AckKind::Ack => message.double_ack().await,
+            other => message.ack_with(other).await,
+        };
+        match result {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(%err, attempt, "ack failed");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    }
+}
+
+fn backoff(steps: &[Duration], attempt: u64) -> Duration {
+    let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
+    steps
+        .get(index)
+        .or(steps.last())
+        .copied()
+        .unwrap_or_else(|| Duration::from_secs(1 << attempt.min(6)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_follows_the_consumer_then_doubles() {
+        let steps = [Duration::from_secs(1), Duration::from_secs(5)];
+        assert_eq!(backoff(&steps, 1), Duration::from_secs(1));
+        assert_eq!(backoff(&steps, 2), Duration::from_secs(5));
+        assert_eq!(backoff(&steps, 9), Duration::from_secs(5));
+        assert_eq!(backoff(&[], 1), Duration::from_secs(2));
+        assert_eq!(backoff(&[], 40), Duration::from_secs(64));
+    }
+}

@@ -1,0 +1,5 @@
+//! End-to-end tests against real nats-server processes. One test binary (linking once is
+//! the slow part); each module is one capability.
+
+mod spine;
+mod support;
