@@ -156,7 +156,6 @@ fn every_event_type_round_trips() {
             back.timestamp.timestamp_millis(),
             event.timestamp.timestamp_millis()
         );
-        let mut event = event;
         event.timestamp = back.timestamp;
         assert_eq!(back, event, "{json}");
         seen.insert(event.type_name());

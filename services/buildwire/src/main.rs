@@ -1,1 +1,57 @@
-fn main() {}
+//! `buildwire`: one binary, a subcommand per service. Subcommands arrive with the services
+//! that own them; today: `up` (managed NATS + definitions) and `tail` (operators' view of
+//! events).
+
+mod tail;
+mod up;
+
+use std::process::ExitCode;
+
+use buildwire_runtime::{Config, telemetry};
+use clap::{Parser, Subcommand};
+
+/// buildwire: prompt in, live build events and a preview out.
+#[derive(Parser, Debug)]
+#[command(name = "buildwire", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs every service in one process; starts a managed nats-server when NATS_URL is unset.
+    Up,
+    /// Prints build events as they are stored: one build (with its history) or all new ones.
+    Tail {
+        /// A build id; omit to follow every build.
+        build_id: Option<String>,
+        /// Print raw JSON lines instead of a summary per event.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("buildwire: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&config);
+    let result = match cli.command {
+        Command::Up => up::run(config).await,
+        Command::Tail { build_id, json } => tail::run(config, build_id, json).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("buildwire: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

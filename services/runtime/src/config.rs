@@ -45,8 +45,8 @@ pub struct Config {
     /// `BUILDWIRE_NATS_DEFINITIONS`: a folder laid out like `nats/` whose definitions replace
     /// the built-in copies. Default: the definitions compiled into the binary.
     pub nats_definitions: Option<PathBuf>,
-    /// `BUILDWIRE_NATS_REPLICAS`: stream replicas. Default: 3 when the server reports a
-    /// cluster of three or more, else 1 (never lowered on an existing stream).
+    /// `BUILDWIRE_NATS_REPLICAS`: stream replicas. Default: 3 when the server is clustered,
+    /// else 1 (never lowered on an existing stream).
     pub nats_replicas: Option<usize>,
     /// `DATABASE_URL`: `sqlite://...` or `postgres://...`. Default: SQLite under the data dir.
     pub database_url: Option<String>,

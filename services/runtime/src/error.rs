@@ -8,6 +8,9 @@ pub enum Error {
     /// The configuration (environment or file) is invalid.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// A command-line argument is invalid.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
     /// NATS could not be reached.
     #[error("cannot connect to NATS at {url}: {reason}")]
     Connect {

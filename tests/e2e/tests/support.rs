@@ -88,21 +88,20 @@ pub fn log_lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// How many commands for `build_id` wait on `build.<id>.cmd.<stage>`.
+/// How many commands for `build_id` wait on `build.<id>.cmd.<stage>` (retried while the
+/// stream is unavailable).
 pub async fn commands_waiting(nats: &Nats, build_id: &str, stage: Stage) -> u64 {
-    let stream = nats.js.get_stream("CMDS").await.expect("CMDS");
     let subject = buildwire_schemas::subjects::command(build_id, stage);
-    let info = stream
-        .info_with_subjects(subject.clone())
-        .await
-        .expect("stream info");
-    let mut count = 0;
-    let mut info = info;
-    use futures::TryStreamExt;
-    while let Some((s, n)) = info.try_next().await.expect("subjects") {
-        if s == subject {
-            count += n as u64;
+    buildwire_testkit::eventually(Duration::from_secs(30), "CMDS to answer", || async {
+        let stream = nats.js.get_stream("CMDS").await.ok()?;
+        let mut subjects = stream.info_with_subjects(subject.clone()).await.ok()?;
+        let mut count = 0;
+        while let Ok(Some((s, n))) = futures::TryStreamExt::try_next(&mut subjects).await {
+            if s == subject {
+                count += n as u64;
+            }
         }
-    }
-    count
+        Some(count)
+    })
+    .await
 }

@@ -132,23 +132,44 @@ pub fn quick_definitions(step: Duration, max_deliver: u64) -> Definitions {
     defs
 }
 
-/// Every event stored for `build_id`, oldest first, with `seq` filled in.
+/// Every event stored for `build_id`, oldest first, with `seq` filled in. Retries for up to
+/// 30 s while the stream is unavailable (a cluster electing a new leader).
 pub async fn stored_events(nats: &Nats, build_id: &str) -> Vec<Event> {
-    let stream = nats.js.get_stream("EVENTS").await.expect("EVENTS exists");
+    eventually(Duration::from_secs(30), "EVENTS to answer", || async {
+        try_stored_events(nats, build_id).await.ok()
+    })
+    .await
+}
+
+async fn try_stored_events(nats: &Nats, build_id: &str) -> Result<Vec<Event>, String> {
+    let stream = nats
+        .js
+        .get_stream("EVENTS")
+        .await
+        .map_err(|e| e.to_string())?;
     let subject = subjects::events(build_id);
     let mut events = Vec::new();
     let mut next = 1;
-    while let Ok(message) = stream
-        .direct_get_next_for_subject(&subject, Some(next))
-        .await
-    {
-        let mut event: Event =
-            serde_json::from_slice(&message.payload).expect("stored events parse");
-        event.seq = message.sequence;
-        next = message.sequence + 1;
-        events.push(event);
+    loop {
+        match stream
+            .direct_get_next_for_subject(&subject, Some(next))
+            .await
+        {
+            Ok(message) => {
+                let mut event: Event =
+                    serde_json::from_slice(&message.payload).expect("stored events parse");
+                event.seq = message.sequence;
+                next = message.sequence + 1;
+                events.push(event);
+            }
+            Err(err)
+                if err.kind() == async_nats::jetstream::stream::DirectGetErrorKind::NotFound =>
+            {
+                return Ok(events);
+            }
+            Err(err) => return Err(err.to_string()),
+        }
     }
-    events
 }
 
 /// Polls `check` every 100 ms until it returns `Some`, or panics after `limit`.

@@ -304,11 +304,11 @@ impl Definitions {
     }
 
     /// Creates or updates every stream, then every consumer. `replicas` forces the streams'
-    /// replica count; `None` picks 3 on a cluster of three or more servers, else 1, and never
-    /// lowers the replicas of an existing stream.
+    /// replica count; `None` keeps the file's count (3) on a clustered server and uses 1 on a
+    /// single server, and never lowers the replicas of an existing stream.
     pub async fn apply(&self, nats: &Nats, replicas: Option<usize>) -> Result<ApplyReport> {
         let mut report = ApplyReport::default();
-        let cluster = nats.cluster_size();
+        let cluster = if nats.is_clustered() { usize::MAX } else { 1 };
         for stream in &self.streams {
             let outcome = apply_stream(nats, stream, replicas, cluster).await?;
             report.0.push((stream.name.clone(), outcome));
@@ -374,7 +374,7 @@ async fn api(nats: &Nats, subject: &str, body: &Value) -> Result<Option<Value>> 
         match code {
             // stream not found, consumer not found
             10059 | 10014 => return Ok(None),
-            // JetStream not ready / temporarily unavailable / no suitable peers yet
+            // JetStream not ready, or too few peers while a cluster forms
             10008 | 10023 | 10074 => {
                 last = error.to_string();
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;

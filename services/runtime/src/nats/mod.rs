@@ -82,16 +82,10 @@ impl Nats {
         Ok(nats)
     }
 
-    /// How many servers the connected cluster has (1 for a single server).
-    pub fn cluster_size(&self) -> usize {
-        let info = self.client.server_info();
-        if info.cluster.is_none() {
-            return 1;
-        }
-        let mut urls = info.connect_urls.clone();
-        urls.sort();
-        urls.dedup();
-        urls.len().max(1)
+    /// Whether the server is part of a cluster (it reports a cluster name). Route
+    /// membership is still forming right after start, so the member count is not used.
+    pub fn is_clustered(&self) -> bool {
+        self.client.server_info().cluster.is_some()
     }
 }
 
