@@ -592,3 +592,35 @@ async fn submit_quiet(nats: &Nats, id: &str) -> bool {
         .await
         .is_ok()
 }
+
+#[tokio::test]
+async fn long_work_is_kept_alive_by_in_progress_acks() {
+    let fixture = NatsFixture::start();
+    // Ack wait 1 s; the task takes 4 s. Without in-progress acks the second worker would
+    // receive it after 1 s.
+    let (nats, defs) = prepared(&fixture, Duration::from_secs(1), 5).await;
+    let log = fixture.scratch("log").join("probe.log");
+    let log_env = log.to_string_lossy().into_owned();
+    let env = [
+        ("PROBE_STEP_DELAY_MS", "1000"),
+        ("PROBE_LOG", log_env.as_str()),
+    ];
+    let _a = Worker::start(&fixture.url(), &defs, &env).await;
+    let _b = Worker::start(&fixture.url(), &defs, &env).await;
+    let id = build_id();
+    submit(&nats, &id, json!({"steps": 4})).await;
+    eventually(Duration::from_secs(20), "completion", || async {
+        log_lines(&log)
+            .iter()
+            .any(|l| l.starts_with("completed"))
+            .then_some(())
+    })
+    .await;
+    let lines = log_lines(&log);
+    assert_eq!(
+        lines.iter().filter(|l| l.starts_with("started")).count(),
+        1,
+        "never redelivered: {lines:?}"
+    );
+    assert_eq!(status_messages(&stored_events(&nats, &id).await).len(), 4);
+}

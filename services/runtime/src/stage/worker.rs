@@ -160,6 +160,9 @@ pub async fn run<H: StageHandler>(
     }
     watcher_stop.cancel();
     let _ = watcher.await;
+    if let Err(err) = nats.client.flush().await {
+        tracing::warn!(%err, "flush before exit failed");
+    }
     tracing::info!(%stage, "stage worker stopped");
     Ok(())
 }
@@ -277,14 +280,12 @@ async fn keep_alive(message: Arc<jetstream::Message>, every: Duration) {
     }
 }
 
-/// Acks with confirmation from the server, retried briefly: a lost ack would rerun a
-/// finished command.
+/// Acks (or naks) with confirmation from the server, retried briefly: a lost ack would
+/// rerun a finished command, and a lost nak would leave a handed-back command waiting
+/// out its ack wait (a worker exiting right after a plain nak can lose it unflushed).
 async fn ack(message: &jetstream::Message, kind: AckKind) {
     for attempt in 1..=5 {
-        let result = match kind {
-            AckKind::Ack => message.double_ack().await,
-            other => message.ack_with(other).await,
-        };
+        let result = message.double_ack_with(kind).await;
         match result {
             Ok(()) => return,
             Err(err) => {
