@@ -372,113 +372,113 @@ async fn a_command_whose_worker_dies_every_time_still_fails_the_build() {
     assert_eq!(commands_waiting(&nats, &id, Stage::Plan).await, 0);
 }
 
-#[tokio::test]
-async fn sigterm_lets_in_flight_work_finish() {
+/// A worker mid-way through a `steps`-step command (one step a second... or `delay_ms`)
+/// after SIGTERM, and how it exited.
+struct SigtermedWorker {
+    fixture: NatsFixture,
+    nats: Nats,
+    defs: std::path::PathBuf,
+    log: std::path::PathBuf,
+    id: String,
+    status: std::process::ExitStatus,
+}
+
+async fn sigterm_mid_task(
+    ack_wait: Duration,
+    delay_ms: &str,
+    drain_ms: &str,
+    steps: u32,
+) -> SigtermedWorker {
     let fixture = NatsFixture::start();
-    let (nats, defs) = prepared(&fixture, Duration::from_secs(2), 5).await;
+    let (nats, defs) = prepared(&fixture, ack_wait, 5).await;
     let log = fixture.scratch("log").join("probe.log");
     let log_env = log.to_string_lossy().into_owned();
-    let mut worker = Worker::start(
-        &fixture.url(),
-        &defs,
-        &[
-            ("PROBE_STEP_DELAY_MS", "400"),
-            ("PROBE_LOG", &log_env),
-            ("BUILDWIRE_DRAIN_TIMEOUT_MS", "20000"),
-        ],
-    )
-    .await;
+    let env = [
+        ("PROBE_STEP_DELAY_MS", delay_ms),
+        ("PROBE_LOG", log_env.as_str()),
+        ("BUILDWIRE_DRAIN_TIMEOUT_MS", drain_ms),
+    ];
+    let mut worker = Worker::start(&fixture.url(), &defs, &env).await;
     let id = build_id();
-    submit(&nats, &id, json!({"steps": 5})).await;
+    submit(&nats, &id, json!({ "steps": steps })).await;
     eventually(Duration::from_secs(10), "work under way", || async {
         (!stored_events(&nats, &id).await.is_empty()).then_some(())
     })
     .await;
     worker.signal(Signal::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(20), worker.child.wait())
+    let status = tokio::time::timeout(Duration::from_secs(25), worker.child.wait())
         .await
         .expect("exits")
         .expect("status");
-    assert!(status.success(), "{status:?}");
+    SigtermedWorker {
+        fixture,
+        nats,
+        defs,
+        log,
+        id,
+        status,
+    }
+}
+
+fn completions(log: &std::path::Path) -> usize {
+    log_lines(log)
+        .iter()
+        .filter(|l| l.starts_with("completed"))
+        .count()
+}
+
+#[tokio::test]
+async fn sigterm_lets_in_flight_work_finish() {
+    let run = sigterm_mid_task(Duration::from_secs(2), "400", "20000", 5).await;
+    assert!(run.status.success(), "{:?}", run.status);
     assert_eq!(
-        status_messages(&stored_events(&nats, &id).await).len(),
+        status_messages(&stored_events(&run.nats, &run.id).await).len(),
         5,
         "finished before exiting"
     );
-    assert_eq!(
-        log_lines(&log)
-            .iter()
-            .filter(|l| l.starts_with("completed"))
-            .count(),
-        1
-    );
-    assert_eq!(commands_waiting(&nats, &id, Stage::Plan).await, 0);
+    assert_eq!(completions(&run.log), 1);
+    assert_eq!(commands_waiting(&run.nats, &run.id, Stage::Plan).await, 0);
 }
 
 #[tokio::test]
 async fn sigterm_past_the_drain_timeout_hands_work_back() {
-    let fixture = NatsFixture::start();
-    let (nats, defs) = prepared(&fixture, Duration::from_secs(30), 5).await;
-    let log = fixture.scratch("log").join("probe.log");
-    let log_env = log.to_string_lossy().into_owned();
-    let mut worker = Worker::start(
-        &fixture.url(),
-        &defs,
-        &[
-            ("PROBE_STEP_DELAY_MS", "1000"),
-            ("PROBE_LOG", &log_env),
-            ("BUILDWIRE_DRAIN_TIMEOUT_MS", "300"),
-        ],
-    )
-    .await;
-    let id = build_id();
-    submit(&nats, &id, json!({"steps": 6})).await;
-    eventually(Duration::from_secs(10), "work under way", || async {
-        (!stored_events(&nats, &id).await.is_empty()).then_some(())
-    })
-    .await;
-    worker.signal(Signal::SIGTERM);
-    let status = tokio::time::timeout(Duration::from_secs(10), worker.child.wait())
-        .await
-        .expect("exits")
-        .expect("status");
+    let run = sigterm_mid_task(Duration::from_secs(30), "1000", "300", 6).await;
+    let SigtermedWorker {
+        fixture,
+        nats,
+        defs,
+        log,
+        id,
+        status,
+    } = &run;
     assert!(status.success(), "{status:?}");
     assert!(
-        status_messages(&stored_events(&nats, &id).await).len() < 6,
+        status_messages(&stored_events(nats, id).await).len() < 6,
         "interrupted mid-task"
     );
+    let log_env = log.to_string_lossy().into_owned();
 
     // Handed back (nak), so another worker takes it at once, not after the 30 s ack wait.
     let handed_back = Instant::now();
     let _next = Worker::start(
         &fixture.url(),
-        &defs,
+        defs,
         &[("PROBE_STEP_DELAY_MS", "0"), ("PROBE_LOG", &log_env)],
     )
     .await;
     eventually(
         Duration::from_secs(15),
         "completion by the next worker",
-        || async {
-            log_lines(&log)
-                .iter()
-                .any(|l| l.starts_with("completed"))
-                .then_some(())
-        },
+        || async { (completions(log) == 1).then_some(()) },
     )
     .await;
     assert!(
-        handed_back.elapsed() < Duration::from_secs(25),
-        "redelivered without waiting out ack_wait"
+        handed_back.elapsed() < Duration::from_secs(15),
+        "redelivered without waiting out the 30 s ack wait"
     );
-    let messages = status_messages(&stored_events(&nats, &id).await);
-    assert_eq!(
-        messages,
-        (1..=6)
-            .map(|i| format!("probe step {i}/6"))
-            .collect::<Vec<_>>(),
-        "nothing lost, nothing twice"
-    );
+    let messages = status_messages(&stored_events(nats, id).await);
+    let expected: Vec<String> = (1..=6).map(|i| format!("probe step {i}/6")).collect();
+    assert_eq!(messages, expected, "nothing lost, nothing twice");
 }
 
 #[tokio::test]
@@ -623,4 +623,71 @@ async fn long_work_is_kept_alive_by_in_progress_acks() {
         "never redelivered: {lines:?}"
     );
     assert_eq!(status_messages(&stored_events(&nats, &id).await).len(), 4);
+}
+
+#[tokio::test]
+async fn every_log_line_of_a_build_s_work_carries_build_and_request_ids() {
+    let fixture = NatsFixture::start();
+    let (nats, defs) = prepared(&fixture, Duration::from_millis(500), 2).await;
+    let log = fixture.scratch("log").join("worker.jsonl");
+    let mut worker = Worker::start_logging_to(
+        &fixture.url(),
+        &defs,
+        &[
+            ("BUILDWIRE_LOG_FORMAT", "json"),
+            ("RUST_LOG", "debug,async_nats=warn"),
+        ],
+        &log,
+    )
+    .await;
+    let ok = build_id();
+    submit(&nats, &ok, json!({"steps": 2})).await;
+    let failing = build_id();
+    submit(&nats, &failing, json!({"fail": "always"})).await;
+    for id in [&ok, &failing] {
+        eventually(Duration::from_secs(15), "both builds handled", || async {
+            let events = stored_events(&nats, id).await;
+            (events.iter().any(Event::is_terminal) || events.len() == 2).then_some(())
+        })
+        .await;
+    }
+    worker.signal(Signal::SIGTERM);
+    let _ = worker.child.wait().await;
+
+    let text = std::fs::read_to_string(&log).expect("log written");
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    let of_build = |id: &str| -> Vec<&serde_json::Value> {
+        lines
+            .iter()
+            .filter(|l| l["span"]["buildId"] == id)
+            .collect()
+    };
+    for id in [&ok, &failing] {
+        let mine = of_build(id);
+        assert!(mine.len() >= 2, "lines for {id}: {text}");
+        assert!(
+            mine.iter()
+                .all(|l| l["span"]["requestId"] == format!("req-{id}")),
+            "{text}"
+        );
+    }
+    let messages = |id: &str| {
+        of_build(id)
+            .iter()
+            .filter_map(|l| l["fields"]["message"].as_str().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        messages(&ok).contains(&"command done".to_string()),
+        "{text}"
+    );
+    assert!(
+        messages(&failing)
+            .iter()
+            .any(|m| m.contains("failing the build")),
+        "{text}"
+    );
 }

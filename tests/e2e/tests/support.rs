@@ -19,13 +19,28 @@ impl Worker {
     /// Starts `probe-stage` against `url` with the definitions in `defs`, waiting until it
     /// consumes. `env` adds settings (`PROBE_STEP_DELAY_MS`, `BUILDWIRE_DRAIN_TIMEOUT_MS`, ...).
     pub async fn start(url: &str, defs: &Path, env: &[(&str, &str)]) -> Worker {
+        Self::spawn(url, defs, env, Stdio::inherit()).await
+    }
+
+    /// [`Worker::start`] with its log (stderr) written to `path`.
+    pub async fn start_logging_to(
+        url: &str,
+        defs: &Path,
+        env: &[(&str, &str)],
+        path: &Path,
+    ) -> Worker {
+        let file = std::fs::File::create(path).expect("log file");
+        Self::spawn(url, defs, env, Stdio::from(file)).await
+    }
+
+    async fn spawn(url: &str, defs: &Path, env: &[(&str, &str)], stderr: Stdio) -> Worker {
         let mut command = Command::new(env!("CARGO_BIN_EXE_probe-stage"));
         command
             .env("NATS_URL", url)
             .env("BUILDWIRE_NATS_DEFINITIONS", defs)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .kill_on_drop(true);
         for (k, v) in env {
             command.env(k, v);
