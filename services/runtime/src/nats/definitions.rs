@@ -308,9 +308,9 @@ impl Definitions {
     /// single server, and never lowers the replicas of an existing stream.
     pub async fn apply(&self, nats: &Nats, replicas: Option<usize>) -> Result<ApplyReport> {
         let mut report = ApplyReport::default();
-        let cluster = if nats.is_clustered() { usize::MAX } else { 1 };
+        let clustered = nats.is_clustered();
         for stream in &self.streams {
-            let outcome = apply_stream(nats, stream, replicas, cluster).await?;
+            let outcome = apply_stream(nats, stream, replicas, clustered).await?;
             report.0.push((stream.name.clone(), outcome));
         }
         for consumer in &self.consumers {
@@ -349,18 +349,19 @@ fn write_json(path: &Path, config: &Map<String, Value>) -> Result<()> {
 }
 
 /// A JetStream API call with the raw JSON body; `Ok(None)` when the server says "not found".
-async fn api(nats: &Nats, subject: &str, body: &Value) -> Result<Option<Value>> {
+/// `label` names the stream or consumer in errors.
+async fn api(nats: &Nats, label: &str, subject: &str, body: &Value) -> Result<Option<Value>> {
+    // INFO requests take an empty payload, not `null`.
+    let payload: bytes::Bytes = match body {
+        Value::Null => bytes::Bytes::new(),
+        body => serde_json::to_vec(body)?.into(),
+    };
     let mut last = String::new();
     // Cluster meta-leader elections answer "temporarily unavailable": wait them out.
     for _ in 0..40 {
-        // INFO requests take an empty payload, not `null`.
-        let payload = match body {
-            Value::Null => Vec::new(),
-            body => serde_json::to_vec(body)?,
-        };
         let reply = nats
             .client
-            .request(format!("$JS.API.{subject}"), payload.into())
+            .request(format!("$JS.API.{subject}"), payload.clone())
             .await
             .map_err(|err| Error::JetStream {
                 subject: subject.into(),
@@ -370,8 +371,7 @@ async fn api(nats: &Nats, subject: &str, body: &Value) -> Result<Option<Value>> 
         let Some(error) = response.get("error") else {
             return Ok(Some(response));
         };
-        let code = error.get("err_code").and_then(Value::as_u64).unwrap_or(0);
-        match code {
+        match error.get("err_code").and_then(Value::as_u64).unwrap_or(0) {
             // stream not found, consumer not found
             10059 | 10014 => return Ok(None),
             // JetStream not ready, or too few peers while a cluster forms
@@ -380,23 +380,22 @@ async fn api(nats: &Nats, subject: &str, body: &Value) -> Result<Option<Value>> 
                 tokio::time::sleep(std::time::Duration::from_millis(250)).await;
             }
             _ => {
+                let reason = error
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown error");
                 return Err(Error::DefinitionRejected {
-                    name: subject
-                        .trim_start_matches("STREAM.")
-                        .trim_start_matches("CONSUMER.")
-                        .into(),
-                    reason: error
-                        .get("description")
-                        .and_then(Value::as_str)
-                        .unwrap_or("unknown error")
-                        .into(),
+                    name: label.into(),
+                    reason: reason.into(),
                 });
             }
         }
     }
     Err(Error::JetStream {
         subject: subject.into(),
-        reason: format!("still unavailable: {last}"),
+        reason: format!(
+            "still unavailable after 10 s: {last} (a cluster of fewer than 3 servers needs BUILDWIRE_NATS_REPLICAS)"
+        ),
     })
 }
 
@@ -404,10 +403,10 @@ async fn apply_stream(
     nats: &Nats,
     def: &StreamDef,
     forced: Option<usize>,
-    cluster: usize,
+    clustered: bool,
 ) -> Result<Outcome> {
     let name = &def.name;
-    let info = api(nats, &format!("STREAM.INFO.{name}"), &Value::Null).await?;
+    let info = api(nats, name, &format!("STREAM.INFO.{name}"), &Value::Null).await?;
     let current = info
         .as_ref()
         .and_then(|i| i.get("config"))
@@ -423,13 +422,16 @@ async fn apply_stream(
         .unwrap_or(0) as usize;
     let replicas = match forced {
         Some(r) => r,
-        None => wanted.min(cluster).max(existing.min(wanted)).max(1),
+        None => (if clustered { wanted } else { 1 })
+            .max(existing.min(wanted))
+            .max(1),
     };
     desired.insert("num_replicas".into(), json!(replicas));
 
     let Some(current) = current else {
         let created = api(
             nats,
+            name,
             &format!("STREAM.CREATE.{name}"),
             &Value::Object(desired.clone()),
         )
@@ -447,6 +449,7 @@ async fn apply_stream(
     tracing::info!(stream = %name, fields = ?differences(&desired, current), "updating stream");
     let updated = api(
         nats,
+        name,
         &format!("STREAM.UPDATE.{name}"),
         &Value::Object(desired.clone()),
     )
@@ -464,6 +467,7 @@ async fn apply_consumer(nats: &Nats, def: &ConsumerDef) -> Result<Outcome> {
     let label = format!("{stream}/{name}");
     let info = api(
         nats,
+        &label,
         &format!("CONSUMER.INFO.{stream}.{name}"),
         &Value::Null,
     )
@@ -483,7 +487,13 @@ async fn apply_consumer(nats: &Nats, def: &ConsumerDef) -> Result<Outcome> {
         }
     };
     let body = json!({ "stream_name": stream, "config": def.config, "action": action });
-    let applied = api(nats, &format!("CONSUMER.CREATE.{stream}.{name}"), &body).await?;
+    let applied = api(
+        nats,
+        &label,
+        &format!("CONSUMER.CREATE.{stream}.{name}"),
+        &body,
+    )
+    .await?;
     verify(
         &label,
         &def.config,

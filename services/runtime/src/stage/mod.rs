@@ -12,7 +12,10 @@ mod worker;
 
 use std::future::Future;
 
-use buildwire_schemas::Stage;
+use buildwire_schemas::{
+    Stage,
+    events::{ErrorSeverity, StageFailure},
+};
 
 pub use failure::fail_build;
 pub use job::Job;
@@ -58,6 +61,33 @@ impl StageError {
             code: code.into(),
             message: message.into(),
         }
+    }
+}
+
+impl StageError {
+    /// What to report when this error ends the build on delivery `attempt`: a fatal error
+    /// at once, a retryable one once deliveries run out (soft). `None` for an interrupt,
+    /// which hands the command back instead.
+    pub fn into_failure(self, attempt: u64) -> Option<(StageFailure, ErrorSeverity)> {
+        let (code, error, retryable, severity) = match self {
+            StageError::Fatal { code, message } => (code, message, false, ErrorSeverity::Fatal),
+            StageError::Retryable { code, message } => (
+                code,
+                format!("{message} (after {attempt} attempts)"),
+                true,
+                ErrorSeverity::Soft,
+            ),
+            StageError::Interrupted => return None,
+        };
+        Some((
+            StageFailure {
+                code,
+                error,
+                retryable,
+                attempts: attempt,
+            },
+            severity,
+        ))
     }
 }
 

@@ -140,7 +140,7 @@ pub async fn run<H: StageHandler>(
                     }
                     None => {
                         // More than asked for: give it back at once.
-                        let _ = message.ack_with(AckKind::Nak(None)).await;
+                        ack(&message, AckKind::Nak(None)).await;
                     }
                 },
                 Err(err) => tracing::debug!(%err, "pull ended"),
@@ -233,15 +233,12 @@ async fn process<H: StageHandler>(
                 tracing::warn!(%stage, %code, %error, attempt, ?delay, "attempt failed; will retry");
                 ack(&message, AckKind::Nak(Some(delay))).await;
             }
-            Err(err) => {
-                let (code, error, retryable, severity) = match err {
-                    StageError::Fatal { code, message } => (code, message, false, ErrorSeverity::Fatal),
-                    StageError::Retryable { code, message } => (code, format!("{message} (after {attempt} attempts)"), true, ErrorSeverity::Soft),
-                    StageError::Interrupted => unreachable!("handled above"),
-                };
-                let failure = StageFailure { code, error, retryable, attempts: attempt };
-                finish_failed(&publisher, &message, stage, &build_id, &request_id, failure, severity).await;
-            }
+            Err(err) => match err.into_failure(attempt) {
+                Some((failure, severity)) => {
+                    finish_failed(&publisher, &message, stage, &build_id, &request_id, failure, severity).await
+                }
+                None => ack(&message, AckKind::Nak(None)).await,
+            },
         }
     }
     .instrument(span)
