@@ -9,6 +9,8 @@ use crate::events::{BuildStatus, Event};
 /// `POST /v1/builds` (and `POST /build-preview`).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct SubmitBuild {
     /// What to build or change.
     pub prompt: String,
@@ -16,18 +18,23 @@ pub struct SubmitBuild {
     pub user_id: String,
     /// The project a follow-up belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
     pub project_id: Option<String>,
     /// The build a follow-up starts from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
     pub parent_build_id: Option<String>,
     /// The caller's request id, for tracing; generated when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
     pub request_id: Option<String>,
 }
 
 /// `202` answer to a submission.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct BuildAccepted {
     /// The new build's id (a ULID).
     pub build_id: String,
@@ -46,6 +53,8 @@ pub struct BuildAccepted {
 /// `GET /v1/builds/{id}`: a build's progress.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct BuildProgress {
     /// The build.
     pub build_id: String,
@@ -70,6 +79,8 @@ pub struct BuildProgress {
 /// `GET /v1/builds/{id}/events`: a page of history, oldest first.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct EventsPage {
     /// Events with `seq` greater than the request's `after`.
     pub events: Vec<Event>,
@@ -80,6 +91,8 @@ pub struct EventsPage {
 /// `POST /v1/builds/{id}/token`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct BuildToken {
     /// JWT for the build's streams.
     pub build_token: String,
@@ -90,9 +103,12 @@ pub struct BuildToken {
 /// An error answer (`application/problem+json`, RFC 9457) with buildwire's `code`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
+    #[cfg_attr(feature = "openapi", oai(rename = "type"))]
     pub problem_type: String,
     /// Short summary.
     pub title: String,

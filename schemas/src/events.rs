@@ -82,6 +82,8 @@ impl std::str::FromStr for Stage {
 /// Where a build stands, as `GET /v1/builds/{id}` reports it.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
+#[cfg_attr(feature = "openapi", oai(rename_all = "snake_case"))]
 pub enum BuildStatus {
     /// Accepted, waiting for the plan stage.
     Queued,
@@ -102,6 +104,11 @@ pub enum BuildStatus {
 }
 
 impl BuildStatus {
+    /// The stage working while the build has this status (none when queued or ended).
+    pub fn stage(self) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|stage| stage.status() == self)
+    }
+
     /// Whether no further event will change this build.
     pub fn is_terminal(self) -> bool {
         matches!(

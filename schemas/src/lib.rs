@@ -5,6 +5,9 @@
 pub mod api;
 pub mod commands;
 pub mod events;
+#[cfg(feature = "openapi")]
+pub mod openapi;
+pub mod progress;
 pub mod schema_files;
 pub mod subjects;
 

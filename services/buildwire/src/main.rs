@@ -1,7 +1,9 @@
 //! `buildwire`: one binary, a subcommand per service. Subcommands arrive with the services
-//! that own them; today: `up` (managed NATS + definitions) and `tail` (operators' view of
+//! that own them; today: `up` (managed NATS, definitions, every service), `edge` (HTTP
+//! API and event streams), `openapi` (print the API spec) and `tail` (operators' view of
 //! events).
 
+mod edge;
 mod tail;
 mod up;
 
@@ -22,6 +24,10 @@ struct Cli {
 enum Command {
     /// Runs every service in one process; starts a managed nats-server when NATS_URL is unset.
     Up,
+    /// Runs the edge: HTTP API, build tokens, WebSocket/SSE event streams.
+    Edge,
+    /// Prints the OpenAPI document of the HTTP API (as served at /openapi.json).
+    Openapi,
     /// Prints build events as they are stored: one build (with its history) or all new ones.
     Tail {
         /// A build id; omit to follow every build.
@@ -45,7 +51,14 @@ async fn main() -> ExitCode {
     telemetry::init(&config);
     let result = match cli.command {
         Command::Up => up::run(config).await,
-        Command::Tail { build_id, json } => tail::run(config, build_id, json).await,
+        Command::Edge => edge::run(config).await,
+        Command::Openapi => {
+            println!("{}", buildwire_edge::api::service().spec());
+            Ok(())
+        }
+        Command::Tail { build_id, json } => {
+            tail::run(config, build_id, json).await.map_err(Into::into)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

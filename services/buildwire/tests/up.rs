@@ -1,5 +1,6 @@
 //! `buildwire up` with `NATS_URL` unset runs a managed nats-server under the data dir,
-//! applies the definitions, and stops the server when it exits.
+//! applies the definitions, serves the edge (`buildwire ready http://...`), and stops the
+//! server when it exits.
 
 use std::{process::Stdio, time::Duration};
 
@@ -21,6 +22,17 @@ fn servers_under(dir: &std::path::Path) -> Vec<i32> {
         .collect()
 }
 
+/// A plain HTTP/1.0 GET (no client library needed for one probe).
+async fn get(addr: &str, path: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("write");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("read");
+    answer
+}
+
 #[tokio::test]
 async fn up_manages_its_own_nats_server() {
     let data = tempfile::tempdir().expect("tmp");
@@ -28,6 +40,7 @@ async fn up_manages_its_own_nats_server() {
         .arg("up")
         .env_remove("NATS_URL")
         .env("BUILDWIRE_DATA_DIR", data.path())
+        .env("BUILDWIRE_HTTP_ADDR", "127.0.0.1:0")
         .env(
             "BUILDWIRE_NATS_SERVER",
             buildwire_testkit::nats_server_binary(),
@@ -43,18 +56,17 @@ async fn up_manages_its_own_nats_server() {
         .expect("stdout readable")
         .expect("a line");
     let url = line
-        .strip_prefix("buildwire nats ")
-        .expect("announces its NATS URL")
+        .strip_prefix("buildwire ready http://")
+        .expect("announces where it serves")
         .to_string();
-    assert!(!url.ends_with(":4222"), "a free port, not the shared 4222");
-
-    let nats = buildwire_testkit::connect(&url).await;
-    for stream in ["EVENTS", "CMDS", "KV_cancel", "OBJ_sources"] {
-        nats.js
-            .get_stream(stream)
-            .await
-            .unwrap_or_else(|e| panic!("{stream} applied: {e}"));
-    }
+    // /readyz: NATS connected and the streams applied.
+    let answer = get(&url, "/readyz").await;
+    assert!(answer.starts_with("HTTP/1.0 200"), "{answer}");
+    assert!(answer.ends_with("ready"), "{answer}");
+    assert!(
+        data.path().join("service-key").is_file(),
+        "a generated service key for the laptop stack"
+    );
     assert!(
         data.path().join("nats/jetstream").is_dir(),
         "storage under the data dir"

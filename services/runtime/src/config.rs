@@ -74,6 +74,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `BUILDWIRE_STAGE_CONCURRENCY`: commands one stage process works on at once. Default 4.
     pub stage_concurrency: usize,
+    /// `BUILDWIRE_TOKEN_TTL_SECS`: lifetime of a build token. Default 3600 (the plan's hour).
+    pub token_ttl_secs: u64,
     /// `BUILDWIRE_DRAIN_TIMEOUT_MS`: on SIGTERM, how long in-flight work may finish before
     /// it is handed back to NATS for another worker. Default 20000.
     pub drain_timeout_ms: u64,
@@ -102,6 +104,7 @@ impl Default for Config {
             otel_exporter_otlp_endpoint: None,
             log_format: LogFormat::Human,
             stage_concurrency: 4,
+            token_ttl_secs: 3600,
             drain_timeout_ms: 20_000,
         }
     }
@@ -130,6 +133,7 @@ const ENV: &[(&str, &str)] = &[
     ("BUILDWIRE_LOG_FORMAT", "log_format"),
     ("BUILDWIRE_STAGE_CONCURRENCY", "stage_concurrency"),
     ("BUILDWIRE_DRAIN_TIMEOUT_MS", "drain_timeout_ms"),
+    ("BUILDWIRE_TOKEN_TTL_SECS", "token_ttl_secs"),
 ];
 
 /// Fields whose environment values are numbers; every other variable is taken as text.
@@ -139,6 +143,7 @@ const NUMERIC: &[&str] = &[
     "deploy_timeout_ms",
     "stage_concurrency",
     "drain_timeout_ms",
+    "token_ttl_secs",
 ];
 
 /// The documented environment variables as a figment provider (empty values are unset).
@@ -208,6 +213,11 @@ impl Config {
         if self.stage_concurrency == 0 {
             return Err(Error::Config(
                 "BUILDWIRE_STAGE_CONCURRENCY must be at least 1".into(),
+            ));
+        }
+        if !(10..=7 * 24 * 3600).contains(&self.token_ttl_secs) {
+            return Err(Error::Config(
+                "BUILDWIRE_TOKEN_TTL_SECS must be 10 to 604800 (a week)".into(),
             ));
         }
         if self.nats_replicas.is_some_and(|r| !(1..=5).contains(&r)) {

@@ -29,8 +29,21 @@ impl Publisher {
 
     /// Stores `event` on `build.<id>.events` under `msg_id`.
     pub async fn event(&self, event: &Event, msg_id: &str) -> Result<Published> {
+        self.event_with_headers(event, msg_id, HeaderMap::new())
+            .await
+    }
+
+    /// [`Publisher::event`] with extra headers stored beside the event (metadata for
+    /// services, such as the submitting user, that browsers never receive).
+    pub async fn event_with_headers(
+        &self,
+        event: &Event,
+        msg_id: &str,
+        headers: HeaderMap,
+    ) -> Result<Published> {
         let subject = subjects::events(&event.build_id);
-        self.send(subject, serde_json::to_vec(event)?, msg_id).await
+        self.send(subject, serde_json::to_vec(event)?, msg_id, headers)
+            .await
     }
 
     /// Stores `command` on `build.<id>.cmd.<stage>` under `msg_id`.
@@ -41,16 +54,26 @@ impl Publisher {
         msg_id: &str,
     ) -> Result<Published> {
         let subject = subjects::command(&command.build_id, stage);
-        self.send(subject, serde_json::to_vec(command)?, msg_id)
-            .await
+        self.send(
+            subject,
+            serde_json::to_vec(command)?,
+            msg_id,
+            HeaderMap::new(),
+        )
+        .await
     }
 
-    async fn send(&self, subject: String, payload: Vec<u8>, msg_id: &str) -> Result<Published> {
+    async fn send(
+        &self,
+        subject: String,
+        payload: Vec<u8>,
+        msg_id: &str,
+        mut headers: HeaderMap,
+    ) -> Result<Published> {
         let failed = |reason: String| Error::Publish {
             subject: subject.clone(),
             reason,
         };
-        let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", msg_id);
         let ack = self
             .js

@@ -22,6 +22,9 @@ pub struct Nats {
     pub client: async_nats::Client,
     /// JetStream (streams, consumers, KV, object store).
     pub js: jetstream::Context,
+    /// Counts (re)connections and slow-consumer drops: whoever keeps core subscriptions
+    /// (the edge's fan-out) watches it to refetch what a disconnect may have lost.
+    pub resyncs: tokio::sync::watch::Receiver<u64>,
 }
 
 impl Nats {
@@ -35,18 +38,30 @@ impl Nats {
             .collect::<std::result::Result<_, _>>()
             .map_err(|err| Error::Config(format!("NATS_URL {url:?}: {err}")))?;
         let deadline = tokio::time::Instant::now() + patience;
+        let (resync_tx, resyncs) = tokio::sync::watch::channel(0u64);
+        let resync_tx = std::sync::Arc::new(resync_tx);
         let client = async_nats::ConnectOptions::new()
             .name(name)
             .retry_on_initial_connect()
             .max_reconnects(None)
             .connection_timeout(Duration::from_secs(2))
-            .event_callback(|event| async move {
-                match event {
-                    async_nats::Event::Disconnected => {
-                        tracing::warn!("NATS disconnected; reconnecting")
+            .event_callback(move |event| {
+                let resync_tx = resync_tx.clone();
+                async move {
+                    match event {
+                        async_nats::Event::Disconnected => {
+                            tracing::warn!("NATS disconnected; reconnecting")
+                        }
+                        async_nats::Event::Connected => {
+                            tracing::info!("NATS connected");
+                            resync_tx.send_modify(|n| *n += 1);
+                        }
+                        async_nats::Event::SlowConsumer(sid) => {
+                            tracing::warn!(sid, "NATS dropped messages of a slow subscription");
+                            resync_tx.send_modify(|n| *n += 1);
+                        }
+                        other => tracing::debug!(%other, "NATS event"),
                     }
-                    async_nats::Event::Connected => tracing::info!("NATS connected"),
-                    other => tracing::debug!(%other, "NATS event"),
                 }
             })
             .connect(urls)
@@ -65,7 +80,11 @@ impl Nats {
         check_server(&client.server_info())?;
         let js = jetstream::new(client.clone());
         check_jetstream(&js).await?;
-        Ok(Nats { client, js })
+        Ok(Nats {
+            client,
+            js,
+            resyncs,
+        })
     }
 
     /// Connects as `Config` says (its `nats_url`, or the local default).

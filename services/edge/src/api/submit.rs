@@ -1,0 +1,138 @@
+//! `POST /v1/builds`: accept a prompt, queue its plan command and first event, answer with
+//! the build's token and URLs. With an `Idempotency-Key`, the first submission wins on
+//! every node (KV `idempotency`, atomic create) and repeats get the same build.
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::kv::CreateErrorKind;
+use buildwire_schemas::api::{BuildAccepted, SubmitBuild};
+use buildwire_schemas::events::{StatusCode, StatusUpdate};
+use buildwire_schemas::{BuildStatus, Event, EventBody, Stage, StageCommand};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::validate;
+use crate::problem::ApiError;
+use crate::state::EdgeState;
+
+/// Header on the first stored event naming the submitting user (read back when a fresh
+/// token is minted; never sent to browsers).
+pub const USER_HEADER: &str = "Buildwire-User-Id";
+
+/// What KV `idempotency` remembers about a submission.
+#[derive(Serialize, Deserialize, Debug)]
+#[serde(rename_all = "camelCase")]
+struct Remembered {
+    build_id: String,
+    request_id: String,
+    fingerprint: String,
+}
+
+fn fingerprint(body: &SubmitBuild) -> String {
+    let text = serde_json::to_string(body).unwrap_or_default();
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// Accepts `body`, once per `idempotency_key`.
+pub async fn submit(
+    state: &EdgeState,
+    body: SubmitBuild,
+    idempotency_key: Option<String>,
+) -> Result<BuildAccepted, ApiError> {
+    validate::submission(&body)?;
+    let build_id = ulid::Ulid::generate().to_string();
+    let request_id = body.request_id.clone().unwrap_or_else(|| build_id.clone());
+    let Some(key) = idempotency_key else {
+        enqueue(state, &body, &build_id, &request_id).await?;
+        return Ok(accepted(state, &build_id, &body.user_id));
+    };
+    validate::idempotency_key(&key)?;
+    let kv_key = hex::encode(Sha256::digest(key.as_bytes()));
+    let remembered = Remembered {
+        build_id,
+        request_id,
+        fingerprint: fingerprint(&body),
+    };
+    let value = serde_json::to_vec(&remembered).unwrap_or_default();
+    match state.idempotency.create(&kv_key, value.into()).await {
+        Ok(_) => {}
+        Err(err) if err.kind() == CreateErrorKind::AlreadyExists => {
+            let entry = state
+                .idempotency
+                .get(&kv_key)
+                .await
+                .map_err(|e| ApiError::unavailable(e.to_string()))?
+                .ok_or_else(|| ApiError::unavailable("idempotency record vanished; retry"))?;
+            let first: Remembered = serde_json::from_slice(&entry)
+                .map_err(|e| ApiError::unavailable(format!("idempotency record: {e}")))?;
+            if first.fingerprint != remembered.fingerprint {
+                return Err(ApiError::invalid(
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "this Idempotency-Key was used with a different body",
+                ));
+            }
+            // The first node may have died between remembering and publishing; publishing
+            // again with the same Nats-Msg-Ids stores nothing twice.
+            if state.hub.history().first(&first.build_id).await?.is_none() {
+                enqueue(state, &body, &first.build_id, &first.request_id).await?;
+            }
+            return Ok(accepted(state, &first.build_id, &body.user_id));
+        }
+        Err(err) => return Err(ApiError::unavailable(err.to_string())),
+    }
+    enqueue(state, &body, &remembered.build_id, &remembered.request_id).await?;
+    Ok(accepted(state, &remembered.build_id, &body.user_id))
+}
+
+/// Stores the build's first event (queued) and its plan command.
+async fn enqueue(
+    state: &EdgeState,
+    body: &SubmitBuild,
+    build_id: &str,
+    request_id: &str,
+) -> Result<(), ApiError> {
+    let queued = Event::new(
+        build_id,
+        request_id,
+        EventBody::Status(StatusUpdate {
+            code: StatusCode::Queued,
+            message: "Queued".into(),
+            progress: Some(0),
+            build_status: Some(BuildStatus::Queued),
+        }),
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(USER_HEADER, body.user_id.as_str());
+    state
+        .publisher
+        .event_with_headers(&queued, &format!("{build_id}:edge:queued"), headers)
+        .await?;
+    let command = StageCommand {
+        build_id: build_id.to_string(),
+        request_id: request_id.to_string(),
+        user_id: body.user_id.clone(),
+        prompt: body.prompt.trim().to_string(),
+        project_id: body.project_id.clone(),
+        parent_build_id: body.parent_build_id.clone(),
+        plan: None,
+        extra: Default::default(),
+    };
+    state
+        .publisher
+        .command(Stage::Plan, &command, &format!("{build_id}:edge:cmd:plan"))
+        .await?;
+    state.metrics.builds_submitted.inc();
+    tracing::info!(%build_id, %request_id, user_id = %body.user_id, "build queued");
+    Ok(())
+}
+
+fn accepted(state: &EdgeState, build_id: &str, user_id: &str) -> BuildAccepted {
+    let (build_token, token_expires_at) = state.keyring.issue(build_id, user_id);
+    BuildAccepted {
+        build_id: build_id.to_string(),
+        build_token,
+        token_expires_at,
+        websocket_url: state.urls.websocket(build_id),
+        events_url: state.urls.events(build_id),
+        status_url: state.urls.status(build_id),
+    }
+}

@@ -1,0 +1,117 @@
+//! Checks on what the main app sends, each failing with a 422 naming the field.
+
+use buildwire_schemas::api::SubmitBuild;
+use buildwire_schemas::subjects::check_build_id;
+
+use crate::problem::ApiError;
+
+/// Longest prompt accepted, in characters.
+pub const MAX_PROMPT_CHARS: usize = 8_000;
+/// Longest id (user, project, request, idempotency key).
+pub const MAX_ID_CHARS: usize = 128;
+
+fn id_like(value: &str) -> bool {
+    (1..=MAX_ID_CHARS).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-@:+".contains(c))
+}
+
+/// A submission's fields, checked.
+pub fn submission(body: &SubmitBuild) -> Result<(), ApiError> {
+    let prompt = body.prompt.trim();
+    if prompt.is_empty() {
+        return Err(ApiError::invalid("INVALID_PROMPT", "prompt is empty"));
+    }
+    if prompt.chars().count() > MAX_PROMPT_CHARS {
+        return Err(ApiError::invalid(
+            "INVALID_PROMPT",
+            format!("prompt is longer than {MAX_PROMPT_CHARS} characters"),
+        ));
+    }
+    if prompt
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(ApiError::invalid(
+            "INVALID_PROMPT",
+            "prompt contains control characters",
+        ));
+    }
+    if !id_like(&body.user_id) {
+        return Err(ApiError::invalid(
+            "INVALID_USER_ID",
+            format!("userId must be 1-{MAX_ID_CHARS} of A-Z a-z 0-9 _ . - @ : +"),
+        ));
+    }
+    if let Some(project) = &body.project_id
+        && !id_like(project)
+    {
+        return Err(ApiError::invalid(
+            "INVALID_PROJECT_ID",
+            format!("projectId must be 1-{MAX_ID_CHARS} of A-Z a-z 0-9 _ . - @ : +"),
+        ));
+    }
+    if let Some(parent) = &body.parent_build_id {
+        check_build_id(parent)
+            .map_err(|e| ApiError::invalid("INVALID_PARENT_BUILD_ID", e.to_string()))?;
+    }
+    if let Some(request) = &body.request_id
+        && !id_like(request)
+    {
+        return Err(ApiError::invalid(
+            "INVALID_REQUEST_ID",
+            format!("requestId must be 1-{MAX_ID_CHARS} of A-Z a-z 0-9 _ . - @ : +"),
+        ));
+    }
+    Ok(())
+}
+
+/// An `Idempotency-Key` header: 1-255 visible ASCII characters.
+pub fn idempotency_key(key: &str) -> Result<(), ApiError> {
+    if (1..=255).contains(&key.len()) && key.chars().all(|c| c.is_ascii_graphic()) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1-255 visible ASCII characters",
+        ))
+    }
+}
+
+/// A build id from a path.
+pub fn build_id(id: &str) -> Result<(), ApiError> {
+    check_build_id(id).map_err(|e| ApiError::bad_request("INVALID_BUILD_ID", e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(prompt: &str, user: &str) -> SubmitBuild {
+        SubmitBuild {
+            prompt: prompt.into(),
+            user_id: user.into(),
+            project_id: None,
+            parent_build_id: None,
+            request_id: None,
+        }
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        assert!(submission(&body("Create a todo app", "user-1")).is_ok());
+        let code = |b: &SubmitBuild| submission(b).err().map(|e| e.code);
+        assert_eq!(code(&body("  ", "u")), Some("INVALID_PROMPT"));
+        assert_eq!(code(&body("a\u{0}b", "u")), Some("INVALID_PROMPT"));
+        assert_eq!(code(&body(&"x".repeat(8001), "u")), Some("INVALID_PROMPT"));
+        assert_eq!(code(&body("ok", "")), Some("INVALID_USER_ID"));
+        assert_eq!(code(&body("ok", "a b")), Some("INVALID_USER_ID"));
+        let mut parent = body("ok", "u");
+        parent.parent_build_id = Some("../../etc".into());
+        assert_eq!(code(&parent), Some("INVALID_PARENT_BUILD_ID"));
+        assert!(idempotency_key("abc-123").is_ok());
+        assert!(idempotency_key("").is_err());
+        assert!(idempotency_key("has space").is_err());
+    }
+}

@@ -1,0 +1,212 @@
+//! One build's live feed on one node: a core subscription to `live.build.<id>.events`
+//! (EVENTS republishes every stored event there) broadcast to the node's viewers.
+//!
+//! The feed keeps its broadcast contiguous: a republished message whose
+//! `Nats-Last-Sequence` is not the last sequence seen, a NATS reconnect, or a
+//! slow-consumer drop makes it refetch the missing events from history first.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use async_nats::{HeaderMap, Message, Subscriber};
+use buildwire_schemas::subjects;
+use futures::StreamExt;
+use tokio::sync::{broadcast, watch};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::HubShared;
+use crate::frame::{Frame, parse_timestamp};
+use crate::history::{History, HistoryError};
+use crate::metrics::Metrics;
+
+/// Frames a viewer may fall behind the feed before it counts as slow: the bound of each
+/// connection's queue.
+pub const VIEWER_QUEUE: usize = 512;
+/// Pause before retrying a refetch that failed (NATS away).
+const REFETCH_RETRY: Duration = Duration::from_millis(500);
+
+/// A build's live events on this node.
+pub struct Feed {
+    build_id: String,
+    id: u64,
+    tx: broadcast::Sender<Arc<Frame>>,
+    head: Arc<AtomicU64>,
+    hub: Weak<HubShared>,
+    _stop: DropGuard,
+}
+
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("build_id", &self.build_id)
+            .field("head", &self.head())
+            .finish()
+    }
+}
+
+impl Feed {
+    /// Subscribes, learns the newest stored sequence, and starts the feed's task.
+    pub(crate) async fn start(
+        hub: &Arc<HubShared>,
+        build_id: &str,
+        id: u64,
+    ) -> Result<Arc<Feed>, HistoryError> {
+        let subscriber = hub
+            .client
+            .subscribe(subjects::live_events(build_id))
+            .await
+            .map_err(|e| HistoryError::Unavailable(e.to_string()))?;
+        // Subscribed first, so anything stored after this read arrives live.
+        let head = hub.history.last(build_id).await?.map_or(0, |f| f.seq);
+        let (tx, _) = broadcast::channel(VIEWER_QUEUE);
+        let head = Arc::new(AtomicU64::new(head));
+        let stop = CancellationToken::new();
+        let task = FeedTask {
+            build_id: build_id.to_string(),
+            tx: tx.clone(),
+            head: head.clone(),
+            history: hub.history.clone(),
+            metrics: hub.metrics.clone(),
+            dirty: false,
+        };
+        let mut resyncs = hub.resyncs.clone();
+        resyncs.mark_unchanged();
+        tokio::spawn(task.run(subscriber, resyncs, stop.clone()));
+        Ok(Arc::new(Feed {
+            build_id: build_id.to_string(),
+            id,
+            tx,
+            head,
+            hub: Arc::downgrade(hub),
+            _stop: stop.drop_guard(),
+        }))
+    }
+
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    /// The build.
+    pub fn build_id(&self) -> &str {
+        &self.build_id
+    }
+
+    /// The newest sequence broadcast (or stored when the feed started).
+    pub fn head(&self) -> u64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    /// A receiver of every frame broadcast from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
+        self.tx.subscribe()
+    }
+}
+
+impl Drop for Feed {
+    fn drop(&mut self) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.forget(&self.build_id, self.id);
+        }
+    }
+}
+
+struct FeedTask {
+    build_id: String,
+    tx: broadcast::Sender<Arc<Frame>>,
+    head: Arc<AtomicU64>,
+    history: History,
+    metrics: Metrics,
+    /// A refetch is owed (the last one failed).
+    dirty: bool,
+}
+
+fn header_u64(headers: Option<&HeaderMap>, name: &str) -> Option<u64> {
+    headers?.get(name)?.as_str().parse().ok()
+}
+
+impl FeedTask {
+    async fn run(
+        mut self,
+        mut subscriber: Subscriber,
+        mut resyncs: watch::Receiver<u64>,
+        stop: CancellationToken,
+    ) {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                changed = resyncs.changed() => {
+                    if changed.is_err() {
+                        // The client is gone; keep serving what arrives.
+                        resyncs = watch::channel(0).1;
+                        continue;
+                    }
+                    self.metrics.refetches.get_or_create(&reason("reconnect")).inc();
+                    self.refetch().await;
+                }
+                message = subscriber.next() => match message {
+                    Some(message) => self.on_live(message).await,
+                    None => break,
+                },
+                _ = tokio::time::sleep(REFETCH_RETRY), if self.dirty => self.refetch().await,
+            }
+        }
+        let _ = subscriber.unsubscribe().await;
+    }
+
+    fn head(&self) -> u64 {
+        self.head.load(Ordering::Acquire)
+    }
+
+    async fn on_live(&mut self, message: Message) {
+        let headers = message.headers.as_ref();
+        let Some(seq) = header_u64(headers, "Nats-Sequence") else {
+            tracing::warn!(subject = %message.subject, "live message without Nats-Sequence");
+            return;
+        };
+        let head = self.head();
+        if seq <= head {
+            return;
+        }
+        let prev = header_u64(headers, "Nats-Last-Sequence");
+        if self.dirty || prev.is_some_and(|prev| prev > head) {
+            self.metrics.refetches.get_or_create(&reason("gap")).inc();
+            // History holds this message too.
+            self.refetch().await;
+            return;
+        }
+        let stored_at = headers
+            .and_then(|h| h.get("Nats-Time-Stamp"))
+            .and_then(|v| parse_timestamp(v.as_str()));
+        self.send(Frame::decode(seq, prev, stored_at, &message.payload));
+    }
+
+    /// Broadcasts everything stored after the head.
+    async fn refetch(&mut self) {
+        match self.history.all_after(&self.build_id, self.head()).await {
+            Ok(frames) => {
+                self.dirty = false;
+                for frame in frames {
+                    self.send(frame);
+                }
+            }
+            Err(err) => {
+                tracing::warn!(build_id = %self.build_id, %err, "refetch failed; retrying");
+                self.dirty = true;
+            }
+        }
+    }
+
+    fn send(&self, frame: Frame) {
+        if frame.seq <= self.head() {
+            return;
+        }
+        self.head.store(frame.seq, Ordering::Release);
+        // No receivers is fine: viewers come and go.
+        let _ = self.tx.send(Arc::new(frame));
+    }
+}
+
+fn reason(reason: &'static str) -> crate::metrics::ReasonLabel {
+    crate::metrics::ReasonLabel { reason }
+}

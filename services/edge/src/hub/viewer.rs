@@ -1,0 +1,192 @@
+//! One connection's view of a build: history after its cursor, then the live feed, merged
+//! by sequence so nothing is skipped or sent twice. Both transports (WebSocket, SSE) read
+//! a [`Viewer`]; they differ only in framing.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use buildwire_schemas::api::BuildProgress;
+use tokio::sync::broadcast::{self, error::RecvError};
+
+use super::{Feed, Hub};
+use crate::frame::Frame;
+use crate::history::{History, HistoryError};
+
+/// Frames one history read asks for while catching up.
+const PAGE: usize = 256;
+
+/// What a connection says first.
+#[derive(Debug, Clone)]
+pub struct Greeting {
+    /// The build's newest stored sequence.
+    pub last_seq: u64,
+    /// False when history after the client's cursor is gone: a snapshot follows instead.
+    pub recovered: bool,
+    /// The build's state, when `recovered` is false.
+    pub snapshot: Option<BuildProgress>,
+    /// The build has ended and the client already has its last event.
+    pub finished: bool,
+    /// The build's request id (for events the edge itself writes: greeting, heartbeats).
+    pub request_id: String,
+}
+
+/// What the viewer has for its connection next.
+#[derive(Debug)]
+pub enum Next {
+    /// An event to send.
+    Frame(Arc<Frame>),
+    /// The terminal event was sent: end the stream.
+    Finished,
+    /// The connection fell further behind the live feed than its queue allows.
+    Slow,
+}
+
+/// Why a viewer could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// No event of this build is stored.
+    #[error("no build {0} is known")]
+    UnknownBuild(String),
+    /// History could not be read.
+    #[error(transparent)]
+    History(#[from] HistoryError),
+}
+
+/// A connection's position in a build's events.
+pub struct Viewer {
+    feed: Arc<Feed>,
+    history: History,
+    rx: broadcast::Receiver<Arc<Frame>>,
+    sent: u64,
+    backlog: VecDeque<Arc<Frame>>,
+    catching_up: bool,
+    finished: bool,
+}
+
+impl Viewer {
+    /// Opens `build_id` for a client whose last event was `after` (0: none).
+    pub async fn open(
+        hub: &Hub,
+        build_id: &str,
+        after: u64,
+    ) -> Result<(Viewer, Greeting), OpenError> {
+        let feed = hub.feed(build_id).await?;
+        let history = hub.history().clone();
+        let last = history
+            .last(build_id)
+            .await?
+            .ok_or_else(|| OpenError::UnknownBuild(build_id.to_string()))?;
+        // Deletion in EVENTS is from the front (age, purges), so the cursor's own message
+        // still being stored means everything after it is too.
+        let recovered = after == 0 || after >= last.seq || history.holds(build_id, after).await?;
+        let (cursor, snapshot) = if recovered {
+            (after, None)
+        } else {
+            let frames = history.all_after(build_id, 0).await?;
+            let events = frames.iter().filter_map(|f| f.event.as_ref());
+            let mut progress = BuildProgress::from_events(build_id, events);
+            progress.last_seq = progress.last_seq.max(last.seq);
+            (progress.last_seq, Some(progress))
+        };
+        let finished = last.is_terminal() && cursor >= last.seq;
+        let greeting = Greeting {
+            last_seq: last.seq,
+            recovered,
+            snapshot,
+            finished,
+            request_id: last
+                .event
+                .as_ref()
+                .map(|e| e.request_id.clone())
+                .unwrap_or_default(),
+        };
+        let rx = feed.subscribe();
+        let viewer = Viewer {
+            feed,
+            history,
+            rx,
+            sent: cursor,
+            backlog: VecDeque::new(),
+            catching_up: true,
+            finished,
+        };
+        Ok((viewer, greeting))
+    }
+
+    /// The build.
+    pub fn build_id(&self) -> &str {
+        self.feed.build_id()
+    }
+
+    /// The newest sequence handed out: where a reconnect resumes.
+    pub fn cursor(&self) -> u64 {
+        self.sent
+    }
+
+    /// Starts over from `after` (the WebSocket `resume` message).
+    pub fn resume(&mut self, after: u64) {
+        self.sent = after;
+        self.backlog.clear();
+        self.catching_up = true;
+        self.finished = false;
+    }
+
+    /// The next thing to send. Cancel-safe between awaits: a frame is only consumed when
+    /// it is returned.
+    pub async fn next(&mut self) -> Result<Next, HistoryError> {
+        loop {
+            if self.finished {
+                return Ok(Next::Finished);
+            }
+            if let Some(frame) = self.backlog.pop_front() {
+                if frame.seq <= self.sent {
+                    continue;
+                }
+                self.sent = frame.seq;
+                if !frame.is_sendable() {
+                    continue;
+                }
+                self.finished = frame.is_terminal();
+                return Ok(Next::Frame(frame));
+            }
+            if self.catching_up {
+                self.catch_up_page().await?;
+                continue;
+            }
+            match self.rx.recv().await {
+                Ok(frame) => {
+                    if frame.seq <= self.sent {
+                        continue;
+                    }
+                    if frame.prev.is_some_and(|prev| prev > self.sent) {
+                        // Something between our cursor and this frame never reached us.
+                        self.catching_up = true;
+                        continue;
+                    }
+                    self.backlog.push_back(frame);
+                }
+                Err(RecvError::Lagged(_)) => return Ok(Next::Slow),
+                Err(RecvError::Closed) => self.catching_up = true,
+            }
+        }
+    }
+
+    /// Reads one page of history after the cursor. At the end of history it subscribes
+    /// afresh and reads once more, so events stored in between are not missed and the
+    /// live queue starts empty.
+    async fn catch_up_page(&mut self) -> Result<(), HistoryError> {
+        let build_id = self.feed.build_id().to_string();
+        let page = self.history.after(&build_id, self.sent, PAGE).await?;
+        let end = page.frames.last().map_or(self.sent, |f| f.seq);
+        let mut more = page.pending > 0;
+        self.backlog.extend(page.frames.into_iter().map(Arc::new));
+        if !more {
+            self.rx = self.feed.subscribe();
+            let tail = self.history.after(&build_id, end, PAGE).await?;
+            more = tail.pending > 0;
+            self.backlog.extend(tail.frames.into_iter().map(Arc::new));
+        }
+        self.catching_up = more;
+        Ok(())
+    }
+}

@@ -1,0 +1,217 @@
+//! The edge: what the main app and every browser touch (design.md, "Wire contract").
+//!
+//! - [`api`]: the HTTP API (poem-openapi; spec at `/openapi.json`, docs at `/docs`).
+//! - [`tokens`], [`auth`]: build tokens (JWT keyring) and main-app service keys.
+//! - [`hub`]: the fan-out, one core NATS subscription per build with local viewers,
+//!   merged with [`history`] (batch Direct Get) so no viewer misses or repeats an event.
+//! - [`ws`], [`sse`]: the two stream transports over a [`hub::Viewer`].
+//! - [`metrics`], [`problem`]: `/metrics` and problem+json errors.
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod frame;
+pub mod history;
+pub mod hub;
+pub mod metrics;
+pub mod problem;
+pub mod secrets;
+pub mod sse;
+pub mod state;
+pub mod streams;
+pub mod tokens;
+pub mod ws;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use buildwire_runtime::Config;
+use buildwire_runtime::nats::Nats;
+use buildwire_runtime::publish::Publisher;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::middleware::{CatchPanic, Cors};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Route, get};
+use tokio_util::sync::CancellationToken;
+
+pub use error::EdgeError;
+use state::{EdgeState, PublicUrls};
+
+/// Largest request body the API reads (a prompt is at most 8000 characters).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// A running edge node.
+pub struct EdgeHandle {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its public base URL.
+    pub url: String,
+    /// The node's shared state (tests and `up` read metrics and keys from it).
+    pub state: Arc<EdgeState>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl EdgeHandle {
+    /// Waits until the server stopped (after the shutdown token fired).
+    pub async fn stopped(self) -> Result<(), EdgeError> {
+        match self.task.await {
+            Ok(result) => Ok(result?),
+            Err(join) => Err(EdgeError::Io(std::io::Error::other(join.to_string()))),
+        }
+    }
+}
+
+/// Reads the keys the edge needs, generating laptop defaults under the data dir when
+/// unset. Returns the service keys text too, so `up` can say where the key is.
+fn keys(config: &Config) -> Result<(auth::ServiceKeys, tokens::Keyring), EdgeError> {
+    let service_keys = match &config.service_keys {
+        Some(keys) => keys.clone(),
+        None => {
+            let key = secrets::load_or_create(&config.data_dir, "service-key", || {
+                format!("bwk_{}", secrets::random_hex(24))
+            })?;
+            tracing::warn!(
+                path = %config.data_dir.join("service-key").display(),
+                "BUILDWIRE_SERVICE_KEYS is unset: using the generated key in this file"
+            );
+            key
+        }
+    };
+    let jwt_keys = match &config.jwt_keys {
+        Some(keys) => keys.clone(),
+        None => secrets::load_or_create(&config.data_dir, "jwt-keys", || {
+            format!("local:{}", secrets::random_hex(32))
+        })?,
+    };
+    let ttl = Duration::from_secs(config.token_ttl_secs);
+    Ok((
+        auth::ServiceKeys::parse(&service_keys)?,
+        tokens::Keyring::parse(&jwt_keys, ttl)?,
+    ))
+}
+
+/// Rejects API request bodies over [`MAX_BODY`] with 413 (chunked bodies included).
+async fn cap_body(mut req: Request) -> poem::Result<Request> {
+    let too_large = || {
+        problem::ApiError::new(
+            poem::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("request bodies are limited to {MAX_BODY} bytes"),
+        )
+    };
+    let declared = req
+        .header("Content-Length")
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|len| len > MAX_BODY) {
+        return Err(too_large().into());
+    }
+    let body = req.take_body();
+    let bytes = body
+        .into_bytes_limit(MAX_BODY)
+        .await
+        .map_err(|err| match err {
+            poem::error::ReadBodyError::PayloadTooLarge => too_large(),
+            other => problem::ApiError::bad_request("BAD_BODY", other.to_string()),
+        })?;
+    req.set_body(bytes);
+    Ok(req)
+}
+
+/// The whole app over `state`.
+pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
+    let api = api::service().server(state.urls.base());
+    let spec = api.spec_endpoint();
+    let docs = api.swagger_ui();
+    let cors = match &state.allowed_origins {
+        Some(origins) => origins.iter().fold(Cors::new(), |cors, origin| {
+            cors.allow_origin(origin.as_str())
+        }),
+        None => Cors::new(),
+    };
+    Route::new()
+        .at("/ws/builds/:id", get(ws::websocket))
+        .at("/events/:id", get(sse::events))
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", api.into_endpoint().before(cap_body))
+        .with(cors)
+        .with(CatchPanic::new())
+        .data(state)
+        .catch_all_error(problem::to_problem)
+}
+
+/// Binds `config.http_addr` and serves until `shutdown` fires.
+pub async fn start(
+    config: &Config,
+    nats: Nats,
+    shutdown: CancellationToken,
+) -> Result<EdgeHandle, EdgeError> {
+    let (service_keys, keyring) = keys(config)?;
+    let acceptor = TcpListener::bind(config.http_addr.as_str())
+        .into_acceptor()
+        .await?;
+    let addr = acceptor
+        .local_addr()
+        .into_iter()
+        .find_map(|a| a.as_socket_addr().copied())
+        .ok_or_else(|| EdgeError::Config("the listener has no TCP address".into()))?;
+    let base = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let urls = PublicUrls::new(&base).map_err(EdgeError::Config)?;
+    let kv = |bucket: &'static str| {
+        let js = nats.js.clone();
+        async move {
+            js.get_key_value(bucket).await.map_err(|e| {
+                EdgeError::Nats(format!(
+                    "KV bucket {bucket}: {e} (are the nats/ definitions applied?)"
+                ))
+            })
+        }
+    };
+    let metrics = metrics::Metrics::new();
+    let history = history::History::new(nats.client.clone());
+    let state = Arc::new(EdgeState {
+        publisher: Publisher::new(nats.js.clone()),
+        hub: hub::Hub::new(
+            nats.client.clone(),
+            history,
+            nats.resyncs.clone(),
+            metrics.clone(),
+        ),
+        idempotency: kv("idempotency").await?,
+        cancels: kv("cancel").await?,
+        nats,
+        keyring,
+        service_keys,
+        metrics,
+        urls,
+        allowed_origins: config.websocket_cors_origin.as_ref().map(|origins| {
+            origins
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_string())
+                .filter(|o| !o.is_empty())
+                .collect()
+        }),
+        shutdown: shutdown.clone(),
+    });
+    let server = poem::Server::new_with_acceptor(acceptor);
+    let endpoint = app(state.clone());
+    let task = tokio::spawn(async move {
+        server
+            .run_with_graceful_shutdown(
+                endpoint,
+                shutdown.cancelled_owned(),
+                Some(Duration::from_secs(5)),
+            )
+            .await
+    });
+    tracing::info!(%addr, url = %base, "edge listening");
+    Ok(EdgeHandle {
+        addr,
+        url: base,
+        state,
+        task,
+    })
+}

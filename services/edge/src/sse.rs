@@ -1,0 +1,145 @@
+//! `GET /events/{id}?token=` with `Last-Event-ID` or `?after=`: a build's events as
+//! Server-Sent Events, the fallback when WebSocket fails.
+//!
+//! Every event carries `id:` (its `seq`) and `data:`; the stream starts with `retry:` and
+//! a comment naming `lastSeq`/`recovered`, sends comment heartbeats when idle, and ends
+//! after the terminal event. A reconnect with nothing left to send gets 204, which makes
+//! `EventSource` stop. Written by hand rather than with poem's `SSE`, which cannot send
+//! comments (heartbeats and close reasons).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use buildwire_schemas::Event;
+use buildwire_schemas::EventBody;
+use buildwire_schemas::events::Snapshot;
+use bytes::Bytes;
+use poem::http::StatusCode;
+use poem::web::{Data, Path, Query};
+use poem::{Body, Request, Response, handler};
+use tokio_util::sync::CancellationToken;
+
+use crate::hub::{Greeting, Next, Viewer};
+use crate::metrics::{ConnectionGuard, Metrics, TransportLabel};
+use crate::problem::ApiError;
+use crate::state::EdgeState;
+use crate::streams::{self, StreamQuery};
+
+/// Reconnection delay suggested to `EventSource`, in milliseconds.
+pub const RETRY_MS: u64 = 2000;
+/// Idle time after which a comment heartbeat is sent.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+
+/// Opens the stream, or answers 204 when the build ended and the client has everything.
+#[handler]
+pub async fn events(
+    req: &Request,
+    Path(build_id): Path<String>,
+    Query(query): Query<StreamQuery>,
+    Data(state): Data<&Arc<EdgeState>>,
+) -> Result<Response, ApiError> {
+    let after = match req.header("Last-Event-ID") {
+        Some(id) if !id.trim().is_empty() => id.trim().parse::<u64>().map_err(|_| {
+            ApiError::bad_request("INVALID_CURSOR", "Last-Event-ID must be an event seq")
+        })?,
+        _ => query.after.unwrap_or(0),
+    };
+    let (viewer, greeting) = streams::open(state, req, &build_id, &query, after).await?;
+    if greeting.finished {
+        return Ok(Response::builder().status(StatusCode::NO_CONTENT).finish());
+    }
+    if query.fallback == Some(true) {
+        state.metrics.sse_fallbacks.inc();
+    }
+    let stream = SseStream {
+        viewer,
+        metrics: state.metrics.clone(),
+        shutdown: state.shutdown.clone(),
+        opening: Some(greeting),
+        done: false,
+        _open: ConnectionGuard::open(&state.metrics, "sse"),
+    };
+    let body = futures::stream::unfold(stream, |mut stream| async move {
+        let chunk = stream.next_chunk().await?;
+        Some((Ok::<Bytes, std::io::Error>(chunk), stream))
+    });
+    Ok(Response::builder()
+        .content_type("text/event-stream")
+        .header("Cache-Control", "no-cache")
+        .header("X-Accel-Buffering", "no")
+        .body(Body::from_bytes_stream(body)))
+}
+
+struct SseStream {
+    viewer: Viewer,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+    opening: Option<Greeting>,
+    done: bool,
+    _open: ConnectionGuard,
+}
+
+fn data(seq: u64, json: &str) -> Bytes {
+    Bytes::from(format!("id: {seq}\ndata: {json}\n\n"))
+}
+
+fn comment(text: &str) -> Bytes {
+    Bytes::from(format!(": {text}\n\n"))
+}
+
+impl SseStream {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if self.done {
+            return None;
+        }
+        if let Some(greeting) = self.opening.take() {
+            let mut text = format!(
+                "retry: {RETRY_MS}\n\n: connected lastSeq={} recovered={}\n\n",
+                greeting.last_seq, greeting.recovered
+            );
+            if let Some(progress) = greeting.snapshot {
+                let seq = progress.last_seq;
+                let mut snapshot = Event::new(
+                    self.viewer.build_id(),
+                    greeting.request_id,
+                    EventBody::Snapshot(Snapshot { progress }),
+                );
+                snapshot.seq = seq;
+                let json = serde_json::to_string(&snapshot).unwrap_or_default();
+                text.push_str(&format!("id: {seq}\ndata: {json}\n\n"));
+            }
+            return Some(Bytes::from(text));
+        }
+        let next = tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => {
+                self.done = true;
+                return Some(comment("closing: server going away; reconnect with Last-Event-ID"));
+            }
+            next = self.viewer.next() => next,
+            _ = tokio::time::sleep(HEARTBEAT) => return Some(comment("heartbeat")),
+        };
+        match next {
+            Ok(Next::Frame(frame)) => {
+                self.metrics.delivered(&frame, frame.prev.is_some());
+                Some(data(frame.seq, &frame.json))
+            }
+            Ok(Next::Finished) => None,
+            Ok(Next::Slow) => {
+                self.done = true;
+                self.metrics
+                    .slow_viewer_closes
+                    .get_or_create(&TransportLabel { transport: "sse" })
+                    .inc();
+                Some(comment(&format!(
+                    "closing: slow consumer; reconnect with Last-Event-ID {}",
+                    self.viewer.cursor()
+                )))
+            }
+            Err(err) => {
+                self.done = true;
+                Some(comment(&format!("closing: {err}")))
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! What both stream transports share: reading the cursor and token of a request,
+//! refusing bad ones before any upgrade, and opening the connection's [`Viewer`].
+
+use poem::Request;
+use serde::Deserialize;
+
+use crate::api::validate;
+use crate::hub::viewer::OpenError;
+use crate::hub::{Greeting, Viewer};
+use crate::problem::ApiError;
+use crate::state::EdgeState;
+
+/// Query parameters of `/ws/builds/{id}` and `/events/{id}`.
+#[derive(Deserialize, Debug, Default)]
+pub struct StreamQuery {
+    /// The build token (or `Authorization: Bearer`).
+    pub token: Option<String>,
+    /// Resume after this `seq`.
+    pub after: Option<u64>,
+    /// Set by the browser client when SSE is its fallback after a failed WebSocket.
+    pub fallback: Option<bool>,
+}
+
+/// The token of a stream request: `?token=`, else `Authorization: Bearer`.
+pub fn token<'a>(req: &'a Request, query: &'a StreamQuery) -> &'a str {
+    if let Some(token) = query.token.as_deref() {
+        return token;
+    }
+    req.header("Authorization")
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .unwrap_or("")
+        .trim()
+}
+
+/// Checks the build id, the browser origin and the token, then opens the viewer.
+pub async fn open(
+    state: &EdgeState,
+    req: &Request,
+    build_id: &str,
+    query: &StreamQuery,
+    after: u64,
+) -> Result<(Viewer, Greeting), ApiError> {
+    validate::build_id(build_id)?;
+    if !state.origin_allowed(req.header("Origin")) {
+        return Err(ApiError::new(
+            poem::http::StatusCode::FORBIDDEN,
+            "ORIGIN_NOT_ALLOWED",
+            "this origin is not in WEBSOCKET_CORS_ORIGIN",
+        ));
+    }
+    state.keyring.verify(token(req, query), build_id)?;
+    Viewer::open(&state.hub, build_id, after)
+        .await
+        .map_err(|err| match err {
+            OpenError::UnknownBuild(id) => ApiError::unknown_build(&id),
+            OpenError::History(err) => err.into(),
+        })
+}

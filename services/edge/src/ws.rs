@@ -1,0 +1,284 @@
+//! `GET /ws/builds/{id}?token=&after=`: a build's events over WebSocket.
+//!
+//! The server greets with `connected`, sends a `snapshot` when history is gone, then one
+//! text frame per event. Clients may send only `{"type":"resume","after":N}` and
+//! `{"type":"ping"}` (answered with `heartbeat`), each at most 1 KiB; anything else closes
+//! the socket with 1008 (policy) or 1009 (too big) and a reason. Every close says why and,
+//! where it matters, where to resume.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use buildwire_schemas::api::ClientMessage;
+use buildwire_schemas::events::{Connected, Heartbeat, Snapshot};
+use buildwire_schemas::{Event, EventBody};
+use futures::{SinkExt, StreamExt};
+use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream};
+use poem::web::{Data, Path, Query};
+use poem::{IntoResponse, Request, handler};
+
+use crate::hub::{Greeting, Next, Viewer};
+use crate::metrics::{ConnectionGuard, TransportLabel};
+use crate::problem::ApiError;
+use crate::state::EdgeState;
+use crate::streams::{self, StreamQuery};
+
+/// Largest message a client may send.
+pub const MAX_CLIENT_MESSAGE: usize = 1024;
+/// Frames beyond this are refused by the protocol layer itself.
+const MAX_FRAME: usize = 64 * 1024;
+/// Idle time after which the server sends a `heartbeat` event.
+pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// A write blocked this long means the client is gone or stuck: the socket is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a closing socket waits for the client's close reply.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Upgrades after every check passed; a refused handshake is a problem+json answer.
+#[handler]
+pub async fn websocket(
+    req: &Request,
+    Path(build_id): Path<String>,
+    Query(query): Query<StreamQuery>,
+    ws: WebSocket,
+    Data(state): Data<&Arc<EdgeState>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let after = query.after.unwrap_or(0);
+    let (viewer, greeting) = streams::open(state, req, &build_id, &query, after).await?;
+    let state = state.clone();
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME))
+        .max_frame_size(Some(MAX_FRAME));
+    Ok(ws
+        .config(config)
+        .on_upgrade(move |socket| Session::run(socket, state, viewer, greeting)))
+}
+
+/// How a session ends.
+struct Closing {
+    code: CloseCode,
+    reason: String,
+}
+
+impl Closing {
+    fn new(code: CloseCode, reason: impl Into<String>) -> Closing {
+        let mut reason: String = reason.into();
+        // A close reason fits in 123 bytes.
+        while reason.len() > 123 {
+            reason.pop();
+        }
+        Closing { code, reason }
+    }
+}
+
+struct Session {
+    sink: futures::stream::SplitSink<WebSocketStream, Message>,
+    state: Arc<EdgeState>,
+    build_id: String,
+    request_id: String,
+}
+
+impl Session {
+    async fn run(
+        socket: WebSocketStream,
+        state: Arc<EdgeState>,
+        mut viewer: Viewer,
+        greeting: Greeting,
+    ) {
+        let _open = ConnectionGuard::open(&state.metrics, "ws");
+        let (sink, mut incoming) = socket.split();
+        let mut session = Session {
+            sink,
+            state,
+            build_id: viewer.build_id().to_string(),
+            request_id: greeting.request_id.clone(),
+        };
+        let closing = match session.greet(&greeting).await {
+            Err(()) => return,
+            Ok(()) if greeting.finished => Closing::new(CloseCode::Normal, "build finished"),
+            Ok(()) => match session.serve(&mut viewer, &mut incoming).await {
+                Some(closing) => closing,
+                None => return,
+            },
+        };
+        if closing.code == CloseCode::Again {
+            session
+                .state
+                .metrics
+                .slow_viewer_closes
+                .get_or_create(&TransportLabel { transport: "ws" })
+                .inc();
+        }
+        session.close(closing, &mut incoming).await;
+    }
+
+    fn event(&self, body: EventBody) -> Event {
+        Event::new(&self.build_id, &self.request_id, body)
+    }
+
+    async fn send_text(&mut self, text: String) -> Result<(), ()> {
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(Message::Text(text))).await {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(()),
+        }
+    }
+
+    async fn send_event(&mut self, event: &Event) -> Result<(), ()> {
+        let text = serde_json::to_string(event).map_err(|_| ())?;
+        self.send_text(text).await
+    }
+
+    async fn greet(&mut self, greeting: &Greeting) -> Result<(), ()> {
+        let connected = self.event(EventBody::Connected(Connected {
+            last_seq: greeting.last_seq,
+            recovered: greeting.recovered,
+        }));
+        self.send_event(&connected).await?;
+        if let Some(progress) = &greeting.snapshot {
+            let mut snapshot = self.event(EventBody::Snapshot(Snapshot {
+                progress: progress.clone(),
+            }));
+            snapshot.seq = progress.last_seq;
+            self.send_event(&snapshot).await?;
+        }
+        Ok(())
+    }
+
+    /// Streams until the build ends, the client leaves or breaks the protocol, or the
+    /// node stops. `None`: the connection is gone, nothing to close.
+    async fn serve(
+        &mut self,
+        viewer: &mut Viewer,
+        incoming: &mut futures::stream::SplitStream<WebSocketStream>,
+    ) -> Option<Closing> {
+        let shutdown = self.state.shutdown.clone();
+        let mut heartbeat =
+            tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    return Some(Closing::new(
+                        CloseCode::Away,
+                        format!("server going away; resume after {}", viewer.cursor()),
+                    ));
+                }
+                message = incoming.next() => match message {
+                    None | Some(Ok(Message::Close(_))) => return None,
+                    Some(Err(err)) => {
+                        let text = err.to_string();
+                        if text.contains("Space limit exceeded") || text.contains("too long") {
+                            return Some(Closing::new(
+                                CloseCode::Size,
+                                format!("message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
+                            ));
+                        }
+                        return None;
+                    }
+                    Some(Ok(Message::Text(text))) => {
+                        if let Some(closing) = self.on_client_message(viewer, &text).await {
+                            return Some(closing);
+                        }
+                    }
+                    Some(Ok(Message::Binary(data))) => {
+                        if data.len() > MAX_CLIENT_MESSAGE {
+                            return Some(Closing::new(
+                                CloseCode::Size,
+                                format!("message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
+                            ));
+                        }
+                        return Some(Closing::new(
+                            CloseCode::Policy,
+                            "binary messages are not accepted: send JSON text",
+                        ));
+                    }
+                    Some(Ok(_)) => {} // ping/pong: answered by the protocol layer
+                },
+                next = viewer.next() => match next {
+                    Ok(Next::Frame(frame)) => {
+                        if self.send_text(frame.json.to_string()).await.is_err() {
+                            return None;
+                        }
+                        self.state.metrics.delivered(&frame, frame.prev.is_some());
+                        heartbeat.reset();
+                    }
+                    Ok(Next::Finished) => return Some(Closing::new(CloseCode::Normal, "build finished")),
+                    Ok(Next::Slow) => {
+                        return Some(Closing::new(
+                            CloseCode::Again,
+                            format!("slow consumer: resume after {}", viewer.cursor()),
+                        ));
+                    }
+                    Err(err) => {
+                        tracing::warn!(build_id = %self.build_id, %err, "stream history unavailable");
+                        return Some(Closing::new(
+                            CloseCode::Error,
+                            format!("history unavailable; resume after {}", viewer.cursor()),
+                        ));
+                    }
+                },
+                _ = heartbeat.tick() => {
+                    let beat = self.event(EventBody::Heartbeat(Heartbeat {}));
+                    if self.send_event(&beat).await.is_err() {
+                        return None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_client_message(&mut self, viewer: &mut Viewer, text: &str) -> Option<Closing> {
+        if text.len() > MAX_CLIENT_MESSAGE {
+            return Some(Closing::new(
+                CloseCode::Size,
+                format!("message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
+            ));
+        }
+        match serde_json::from_str::<ClientMessage>(text) {
+            Ok(ClientMessage::Resume { after }) => {
+                viewer.resume(after);
+                None
+            }
+            Ok(ClientMessage::Ping {}) => {
+                let beat = self.event(EventBody::Heartbeat(Heartbeat {}));
+                match self.send_event(&beat).await {
+                    Ok(()) => None,
+                    Err(()) => Some(Closing::new(CloseCode::Abnormal, "")),
+                }
+            }
+            Err(err) => Some(Closing::new(
+                CloseCode::Policy,
+                format!(
+                    "unsupported message (expected resume or ping): {}",
+                    err.to_string().chars().take(60).collect::<String>()
+                ),
+            )),
+        }
+    }
+
+    async fn close(
+        mut self,
+        closing: Closing,
+        incoming: &mut futures::stream::SplitStream<WebSocketStream>,
+    ) {
+        if closing.code == CloseCode::Abnormal {
+            return;
+        }
+        let frame = Message::Close(Some((closing.code, closing.reason)));
+        if tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(frame))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        // Let the client's close reply arrive so it sees a clean close.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(message)) = incoming.next().await {
+                if message.is_close() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}
