@@ -223,6 +223,16 @@ fn from_poem_error(err: poem::Error) -> ProblemResponse {
 
 /// The app-wide catch-all: renders every error as problem+json.
 pub async fn to_problem(err: poem::Error) -> Response {
+    if err.is_from_response() {
+        // A documented ProblemResponse of an OpenAPI route: already problem+json.
+        let response = err.into_response();
+        if response.content_type() == Some(PROBLEM_JSON) {
+            return response;
+        }
+        let status = response.status();
+        let api = ApiError::new(status, code_for(status), status.to_string());
+        return poem::error::ResponseError::as_response(&api);
+    }
     let api = api_error(&err);
     if api.status.is_server_error() {
         tracing::error!(status = %api.status, detail = %api.detail, "request failed");

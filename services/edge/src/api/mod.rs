@@ -33,3 +33,18 @@ pub fn service() -> poem_openapi::OpenApiService<(BuildsApi, OpsApi), ()> {
          `GET /events/{id}?token=` (see design.md).",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    /// `schemas/openapi.json` is the checked-in spec clients are generated from.
+    #[test]
+    fn the_checked_in_spec_matches_the_routes() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../schemas/openapi.json");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk.trim() == super::service().spec().trim(),
+            "schemas/openapi.json drifted from the edge's routes: run \
+             `cargo run -p buildwire -- openapi > schemas/openapi.json`"
+        );
+    }
+}
