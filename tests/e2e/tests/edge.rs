@@ -80,6 +80,19 @@ async fn a_hundred_viewers_over_ws_and_sse_receive_exactly_the_published_sequenc
         metrics.contains("buildwire_edge_live_builds 0"),
         "feeds are dropped with their last viewer"
     );
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    };
+    let count = value("buildwire_edge_delivery_latency_seconds_count");
+    let sum = value("buildwire_edge_delivery_latency_seconds_sum");
+    assert!(count >= 4000.0, "live deliveries are timed: {count}");
+    eprintln!(
+        "publish-to-send latency: mean {:.2} ms over {count} live deliveries",
+        sum / count * 1000.0
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
