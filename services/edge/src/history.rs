@@ -42,7 +42,8 @@ pub struct History {
     api: String,
 }
 
-fn header_u64(headers: Option<&HeaderMap>, name: &str) -> Option<u64> {
+/// A numeric header (`Nats-Sequence`, `Nats-Last-Sequence`, `Nats-Num-Pending`).
+pub(crate) fn header_u64(headers: Option<&HeaderMap>, name: &str) -> Option<u64> {
     headers?.get(name)?.as_str().parse().ok()
 }
 

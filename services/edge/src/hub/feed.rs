@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use async_nats::{HeaderMap, Message, Subscriber};
+use async_nats::{Message, Subscriber};
 use buildwire_schemas::subjects;
 use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
@@ -17,7 +17,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::HubShared;
 use crate::frame::{Frame, parse_timestamp};
-use crate::history::{History, HistoryError};
+use crate::history::{History, HistoryError, header_u64};
 use crate::metrics::Metrics;
 
 /// Frames a viewer may fall behind the feed before it counts as slow: the bound of each
@@ -119,10 +119,6 @@ struct FeedTask {
     metrics: Metrics,
     /// A refetch is owed (the last one failed).
     dirty: bool,
-}
-
-fn header_u64(headers: Option<&HeaderMap>, name: &str) -> Option<u64> {
-    headers?.get(name)?.as_str().parse().ok()
 }
 
 impl FeedTask {
