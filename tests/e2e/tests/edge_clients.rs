@@ -184,9 +184,18 @@ impl Seen {
 
 /// Reads a WebSocket until the server closes it.
 pub async fn watch_ws(url: &str) -> Seen {
-    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+    let (socket, _) = tokio_tungstenite::connect_async(url)
         .await
         .expect("handshake");
+    read_until_close(socket).await
+}
+
+/// Collects every message of `socket` until its close frame (or an error).
+async fn read_until_close(
+    mut socket: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Seen {
     let mut seen = Seen::default();
     while let Ok(Some(message)) = tokio::time::timeout(Duration::from_secs(60), socket.next()).await
     {
@@ -276,24 +285,11 @@ pub async fn follow_ws(node_ws: impl Fn(u64) -> String) -> (Vec<u64>, Vec<(u16, 
     let mut closes = Vec::new();
     for _ in 0..50 {
         let after = seqs.last().copied().unwrap_or(0);
-        let Ok((mut socket, _)) = tokio_tungstenite::connect_async(node_ws(after)).await else {
+        let Ok((socket, _)) = tokio_tungstenite::connect_async(node_ws(after)).await else {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
-        let mut seen = Seen::default();
-        while let Ok(Some(message)) =
-            tokio::time::timeout(Duration::from_secs(60), socket.next()).await
-        {
-            match message {
-                Ok(Message::Text(text)) => seen.take(&text),
-                Ok(Message::Close(frame)) => {
-                    seen.close = frame.map(|f| (u16::from(f.code), f.reason.to_string()));
-                    break;
-                }
-                Ok(_) => {}
-                Err(_) => break,
-            }
-        }
+        let seen = read_until_close(socket).await;
         seqs.extend(seen.seqs);
         let close = seen.close.unwrap_or((1006, String::new()));
         let done = close.0 == 1000;
