@@ -1,0 +1,1 @@
+//! LLM providers (work in progress).
