@@ -99,6 +99,7 @@ impl StageHandler for ProbeStage {
             tokio::select! {
                 _ = tokio::time::sleep(delay) => {}
                 _ = job.interrupted().cancelled() => return Err(StageError::Interrupted),
+                _ = job.cancelled().cancelled() => return Err(StageError::Cancelled),
             }
         }
         if let Some(next) = Stage::ALL.iter().skip_while(|s| **s != self.stage).nth(1) {

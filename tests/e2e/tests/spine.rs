@@ -699,3 +699,54 @@ async fn every_log_line_of_a_build_s_work_carries_build_and_request_ids() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_cancelled_build_stops_its_running_command_and_drops_queued_ones() {
+    let fixture = NatsFixture::start();
+    let (nats, defs) = prepared(&fixture, Duration::from_secs(2), 5).await;
+    let _worker = Worker::start(&fixture.url(), &defs, &[("PROBE_STEP_DELAY_MS", "300")]).await;
+    let flags = nats.js.get_key_value("cancel").await.expect("KV cancel");
+
+    // Running: stops within a poll of the flag, acked, no failure reported.
+    let id = build_id();
+    submit(&nats, &id, json!({"steps": 40})).await;
+    eventually(Duration::from_secs(20), "two steps", || async {
+        (stored_events(&nats, &id).await.len() >= 2).then_some(())
+    })
+    .await;
+    let cancelled_at = Instant::now();
+    flags.put(&id, "{}".into()).await.expect("flag");
+    eventually(Duration::from_secs(10), "the command dropped", || async {
+        (commands_waiting(&nats, &id, Stage::Plan).await == 0).then_some(())
+    })
+    .await;
+    let stopped_after = cancelled_at.elapsed();
+    let count = stored_events(&nats, &id).await.len();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let events = stored_events(&nats, &id).await;
+    assert_eq!(events.len(), count, "no event after the stop");
+    assert!(count < 40, "stopped early ({count} of 40 steps)");
+    assert!(
+        types(&events).iter().all(|t| *t == "status"),
+        "{:?}",
+        types(&events)
+    );
+    assert_eq!(
+        commands_waiting(&nats, &id, Stage::Execute).await,
+        0,
+        "not forwarded"
+    );
+    eprintln!("cancelled work stopped {stopped_after:?} after the flag");
+
+    // Queued: a command of a cancelled build is dropped without running.
+    let queued = build_id();
+    flags.put(&queued, "{}".into()).await.expect("flag");
+    submit(&nats, &queued, json!({"steps": 2})).await;
+    eventually(
+        Duration::from_secs(10),
+        "the queued command dropped",
+        || async { (commands_waiting(&nats, &queued, Stage::Plan).await == 0).then_some(()) },
+    )
+    .await;
+    assert!(stored_events(&nats, &queued).await.is_empty());
+}

@@ -17,6 +17,7 @@ pub struct Job {
     publisher: Publisher,
     emitted: u64,
     interrupted: CancellationToken,
+    cancelled: CancellationToken,
 }
 
 impl Job {
@@ -26,6 +27,7 @@ impl Job {
         stage: Stage,
         publisher: Publisher,
         interrupted: CancellationToken,
+        cancelled: CancellationToken,
     ) -> Job {
         Job {
             command,
@@ -34,6 +36,7 @@ impl Job {
             publisher,
             emitted: 0,
             interrupted,
+            cancelled,
         }
     }
 
@@ -41,6 +44,9 @@ impl Job {
     /// `<buildId>:<stage>:<n>` for the n-th event of this handler run, so a retried attempt
     /// that emits the same sequence of events stores each once.
     pub async fn emit(&mut self, body: EventBody) -> Result<Published, StageError> {
+        if self.cancelled.is_cancelled() {
+            return Err(StageError::Cancelled);
+        }
         self.emitted += 1;
         let event = Event::new(&self.command.build_id, &self.command.request_id, body);
         let msg_id = format!("{}:{}:{}", self.command.build_id, self.stage, self.emitted);
@@ -60,6 +66,9 @@ impl Job {
         next: Stage,
         command: &StageCommand,
     ) -> Result<Published, StageError> {
+        if self.cancelled.is_cancelled() {
+            return Err(StageError::Cancelled);
+        }
         let msg_id = format!("{}:{}:cmd:{}", command.build_id, self.stage, next);
         Ok(self.publisher.command(next, command, &msg_id).await?)
     }
@@ -67,6 +76,12 @@ impl Job {
     /// Fires when the worker must hand the command back (drain timeout after SIGTERM).
     pub fn interrupted(&self) -> &CancellationToken {
         &self.interrupted
+    }
+
+    /// Fires when the build is cancelled: stop, kill what runs, return
+    /// [`StageError::Cancelled`]. Emitting and forwarding refuse from then on.
+    pub fn cancelled(&self) -> &CancellationToken {
+        &self.cancelled
     }
 
     /// The stage doing the work.

@@ -17,6 +17,9 @@ use buildwire_schemas::{
     events::{ErrorSeverity, StageFailure},
 };
 
+pub mod cancel;
+
+pub use cancel::CancelFlags;
 pub use failure::fail_build;
 pub use job::Job;
 pub use worker::{WorkerOptions, run};
@@ -44,6 +47,10 @@ pub enum StageError {
     /// The worker is shutting down: the command goes back to NATS for another worker.
     #[error("interrupted: handed back for another worker")]
     Interrupted,
+    /// The build was cancelled (`job.cancelled()` fired): the command is dropped, no
+    /// failure is reported (the build already ended with `cancelled`).
+    #[error("cancelled")]
+    Cancelled,
 }
 
 impl StageError {
@@ -77,7 +84,7 @@ impl StageError {
                 true,
                 ErrorSeverity::Soft,
             ),
-            StageError::Interrupted => return None,
+            StageError::Interrupted | StageError::Cancelled => return None,
         };
         Some((
             StageFailure {
@@ -103,6 +110,8 @@ pub trait StageHandler: Send + Sync + 'static {
     fn stage(&self) -> Stage;
 
     /// Does the work for `job.command`. Must stop soon after `job.interrupted()` fires,
-    /// returning [`StageError::Interrupted`]; it is dropped a little later otherwise.
+    /// returning [`StageError::Interrupted`]; it is dropped a little later otherwise. When
+    /// `job.cancelled()` fires (the build was cancelled), stop and return
+    /// [`StageError::Cancelled`].
     fn handle(&self, job: &mut Job) -> impl Future<Output = Result<(), StageError>> + Send;
 }

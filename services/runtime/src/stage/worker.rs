@@ -14,7 +14,7 @@ use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use super::{Job, StageError, StageHandler, failure};
+use super::{CancelFlags, Job, StageError, StageHandler, failure};
 use crate::{Config, Error, Result, nats::Nats, publish::Publisher};
 
 /// How a worker runs.
@@ -92,6 +92,7 @@ pub async fn run<H: StageHandler>(
     ));
     let handler = Arc::new(handler);
     let publisher = Publisher::new(nats.js.clone());
+    let flags = CancelFlags::open(&nats).await;
     let slots = Arc::new(Semaphore::new(options.concurrency));
     let interrupt = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -128,6 +129,7 @@ pub async fn run<H: StageHandler>(
                         let job = process(
                             handler.clone(),
                             publisher.clone(),
+                            flags.clone(),
                             limits.clone(),
                             options.clone(),
                             interrupt.clone(),
@@ -168,9 +170,11 @@ pub async fn run<H: StageHandler>(
 }
 
 /// Works on one delivery from start to its final ack.
+#[allow(clippy::too_many_arguments)]
 async fn process<H: StageHandler>(
     handler: Arc<H>,
     publisher: Publisher,
+    flags: CancelFlags,
     limits: Arc<Limits>,
     options: WorkerOptions,
     interrupt: CancellationToken,
@@ -211,9 +215,25 @@ async fn process<H: StageHandler>(
     let span = crate::build_span!("stage", command.build_id, command.request_id);
     async move {
         tracing::info!(%stage, attempt, "command received");
+        if flags.is_set(&command.build_id).await {
+            tracing::info!(%stage, "build cancelled: dropping its command");
+            ack(&message, AckKind::Ack).await;
+            return;
+        }
+        let cancelled = CancellationToken::new();
+        let done = CancellationToken::new();
+        let _stop_watch = done.clone().drop_guard();
+        tokio::spawn(flags.clone().watch(command.build_id.clone(), cancelled.clone(), done));
         let progress = tokio::spawn(keep_alive(message.clone(), limits.progress_every));
         let (build_id, request_id) = (command.build_id.clone(), command.request_id.clone());
-        let mut job = Job::new(command, attempt, stage, publisher.clone(), interrupt.clone());
+        let mut job = Job::new(
+            command,
+            attempt,
+            stage,
+            publisher.clone(),
+            interrupt.clone(),
+            cancelled.clone(),
+        );
         let outcome = tokio::select! {
             outcome = handler.handle(&mut job) => outcome,
             _ = async { interrupt.cancelled().await; tokio::time::sleep(options.interrupt_grace).await } => Err(StageError::Interrupted),
@@ -222,6 +242,10 @@ async fn process<H: StageHandler>(
         match outcome {
             Ok(()) => {
                 tracing::info!(%stage, "command done");
+                ack(&message, AckKind::Ack).await;
+            }
+            Err(_) if cancelled.is_cancelled() => {
+                tracing::info!(%stage, "build cancelled: command dropped");
                 ack(&message, AckKind::Ack).await;
             }
             Err(StageError::Interrupted) => {
