@@ -14,6 +14,7 @@ pub mod frame;
 pub mod history;
 pub mod hub;
 pub mod metrics;
+pub mod preview;
 pub mod problem;
 pub mod secrets;
 pub mod sse;
@@ -131,6 +132,8 @@ pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
     Route::new()
         .at("/ws/builds/:id", get(ws::websocket))
         .at("/events/:id", get(sse::events))
+        .at("/preview/:id", get(preview::root))
+        .at("/preview/:id/*path", get(preview::file))
         .at("/openapi.json", spec)
         .nest("/docs", docs)
         .nest("/", api.into_endpoint().before(cap_body))
@@ -182,6 +185,7 @@ pub async fn start(
         ),
         idempotency: kv("idempotency").await?,
         cancels: kv("cancel").await?,
+        artifacts: buildwire_runtime::objects::Artifacts::open(&nats).await?,
         nats,
         keyring,
         service_keys,

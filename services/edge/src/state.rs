@@ -28,6 +28,8 @@ pub struct EdgeState {
     pub idempotency: kv::Store,
     /// KV `cancel`: cancel flags stages honour.
     pub cancels: kv::Store,
+    /// Bucket `artifacts`: built previews (`/preview/{id}/...`).
+    pub artifacts: buildwire_runtime::objects::Artifacts,
     /// Where clients reach this service.
     pub urls: PublicUrls,
     /// Browser origins allowed to open streams (`WEBSOCKET_CORS_ORIGIN`); `None`: any.

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod nats;
+pub mod objects;
 pub mod publish;
 pub mod shutdown;
 pub mod stage;

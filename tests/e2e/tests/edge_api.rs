@@ -566,3 +566,98 @@ async fn bad_websocket_messages_close_with_1008_or_1009_and_the_node_keeps_servi
         .expect("get");
     assert_eq!(response.status().as_u16(), 403);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn previews_are_served_from_the_artifacts_bucket_by_any_node() {
+    let fixture = NatsFixture::start();
+    let a = Node::start(&fixture.url()).await;
+    let b = Node::start(&fixture.url()).await;
+    let nats = connect(&fixture.url()).await;
+    let artifacts = buildwire_runtime::objects::Artifacts::open(&nats)
+        .await
+        .expect("bucket");
+    let id = ulid::Ulid::generate().to_string();
+    artifacts
+        .put(
+            &id,
+            "index.html",
+            b"<!doctype html><script src=\"./assets/app.js\"></script>",
+        )
+        .await
+        .expect("put");
+    artifacts
+        .put(&id, "assets/app.js", b"console.log(1)")
+        .await
+        .expect("put");
+    let _ = http(); // installs the rustls provider
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    for node in [&a, &b] {
+        let index = client
+            .get(format!("{}/preview/{id}/", node.http()))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(index.status().as_u16(), 200);
+        assert_eq!(
+            index.headers()["content-type"].to_str().expect("ct"),
+            "text/html; charset=utf-8"
+        );
+        assert!(
+            index
+                .text()
+                .await
+                .expect("body")
+                .contains("./assets/app.js")
+        );
+        let js = client
+            .get(format!("{}/preview/{id}/assets/app.js", node.http()))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(js.status().as_u16(), 200);
+        assert!(
+            js.headers()["content-type"]
+                .to_str()
+                .expect("ct")
+                .starts_with("text/javascript")
+        );
+    }
+    let bare = client
+        .get(format!("{}/preview/{id}", a.http()))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(bare.status().as_u16(), 301);
+    assert!(
+        bare.headers()["location"]
+            .to_str()
+            .expect("loc")
+            .ends_with(&format!("/preview/{id}/"))
+    );
+    for missing in [
+        format!("/preview/{id}/nope.js"),
+        format!("/preview/{id}/..%2F..%2Fetc%2Fpasswd"),
+    ] {
+        let (status, _) = problem(
+            client
+                .get(format!("{}{missing}", a.http()))
+                .send()
+                .await
+                .expect("get"),
+        )
+        .await;
+        assert_eq!(status, 404, "{missing}");
+    }
+    let (status, _) = problem(
+        client
+            .get(format!("{}/preview/not-an-id/", a.http()))
+            .send()
+            .await
+            .expect("get"),
+    )
+    .await;
+    assert_eq!(status, 400);
+}
