@@ -249,6 +249,15 @@ impl Config {
         Ok(())
     }
 
+    /// The base of URLs handed out: `public_url`, else `http://<http_addr>`.
+    pub fn public_base(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.http_addr))
+            .trim_end_matches('/')
+            .to_string()
+    }
+
     /// The NATS URL services connect to when none is configured and none is managed.
     pub fn nats_url_or_default(&self) -> String {
         self.nats_url

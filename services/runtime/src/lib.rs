@@ -6,6 +6,7 @@ pub mod config;
 pub mod error;
 pub mod nats;
 pub mod objects;
+pub mod paths;
 pub mod publish;
 pub mod shutdown;
 pub mod stage;
