@@ -4,12 +4,14 @@
 //! events).
 
 mod edge;
+mod stages;
 mod tail;
 mod up;
 
 use std::process::ExitCode;
 
 use buildwire_runtime::{Config, telemetry};
+use buildwire_schemas::Stage;
 use clap::{Parser, Subcommand};
 
 /// buildwire: prompt in, live build events and a preview out.
@@ -26,6 +28,14 @@ enum Command {
     Up,
     /// Runs the edge: HTTP API, build tokens, WebSocket/SSE event streams.
     Edge,
+    /// Runs the plan stage: prompt -> plan of tasks.
+    Plan,
+    /// Runs the execute stage: tasks -> project files.
+    Execute,
+    /// Runs the build stage: npm install + npm run build in a sandbox.
+    Build,
+    /// Runs the deploy stage: artifacts -> preview URL.
+    Deploy,
     /// Prints the OpenAPI document of the HTTP API (as served at /openapi.json).
     Openapi,
     /// Prints build events as they are stored: one build (with its history) or all new ones.
@@ -52,6 +62,16 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Up => up::run(config).await,
         Command::Edge => edge::run(config).await,
+        Command::Plan => stages::serve(config, Stage::Plan).await.map_err(|e| e as _),
+        Command::Execute => stages::serve(config, Stage::Execute)
+            .await
+            .map_err(|e| e as _),
+        Command::Build => stages::serve(config, Stage::Build)
+            .await
+            .map_err(|e| e as _),
+        Command::Deploy => stages::serve(config, Stage::Deploy)
+            .await
+            .map_err(|e| e as _),
         Command::Openapi => {
             println!("{}", buildwire_edge::api::service().spec());
             Ok(())

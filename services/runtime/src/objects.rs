@@ -123,6 +123,22 @@ impl Sources {
         self.load(&format!("projects/{project_id}")).await
     }
 
+    /// The tree a build starts from: its parent build's, else its project's newest, else
+    /// empty (a new project). `None` when a named parent build has no saved tree.
+    pub async fn starting_tree(
+        &self,
+        parent_build_id: Option<&str>,
+        project_id: Option<&str>,
+    ) -> Result<Option<FileTree>> {
+        if let Some(parent) = parent_build_id {
+            return self.of_build(parent).await;
+        }
+        if let Some(project) = project_id {
+            return Ok(Some(self.of_project(project).await?.unwrap_or_default()));
+        }
+        Ok(Some(FileTree::new()))
+    }
+
     async fn load(&self, object: &str) -> Result<Option<FileTree>> {
         match self.bucket.get(object).await? {
             Some(data) => Ok(Some(serde_json::from_slice(&data)?)),

@@ -60,6 +60,23 @@ impl Job {
         Ok(published)
     }
 
+    /// Publishes an event under a caller-chosen key: `Nats-Msg-Id` `<buildId>:<stage>:<key>`.
+    /// For events whose count depends on timing (batched log lines), keyed by content
+    /// position (`log:<first line offset>`) so a retried attempt does not store a batch
+    /// twice.
+    pub async fn emit_keyed(
+        &mut self,
+        key: &str,
+        body: EventBody,
+    ) -> Result<Published, StageError> {
+        if self.cancelled.is_cancelled() {
+            return Err(StageError::Cancelled);
+        }
+        let event = Event::new(&self.command.build_id, &self.command.request_id, body);
+        let msg_id = format!("{}:{}:{key}", self.command.build_id, self.stage);
+        Ok(self.publisher.event(&event, &msg_id).await?)
+    }
+
     /// Hands the build to `next` with `command`; stored once however often it is retried.
     pub async fn forward(
         &mut self,

@@ -1,0 +1,221 @@
+//! What this machine offers a build, found once per process: where node and npm live
+//! (for the child's PATH and the sandbox's mounts) and whether bubblewrap works.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+
+use crate::sandbox::{Mounts, bwrap_args};
+
+/// The PATH every child starts from; node/npm directories are put in front of it.
+const BASE_PATH: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin"];
+
+/// How long the bubblewrap probe may take before we call it broken.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Which isolation a command ran under.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SandboxKind {
+    /// bubblewrap: private mount, pid, network (unless allowed), ipc and uts namespaces.
+    Bubblewrap,
+    /// No sandbox: own session and process group, scrubbed environment only.
+    None,
+}
+
+impl SandboxKind {
+    /// A short name for logs and tests: `"bubblewrap"` or `"none"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SandboxKind::Bubblewrap => "bubblewrap",
+            SandboxKind::None => "none",
+        }
+    }
+}
+
+/// The machine's node/npm layout and sandbox support, probed once.
+#[derive(Debug)]
+pub struct Host {
+    /// The child's PATH entries, in order.
+    pub(crate) path: Vec<PathBuf>,
+    /// node/npm install roots outside `/usr`, bound read-only in the sandbox.
+    pub(crate) tool_mounts: Vec<PathBuf>,
+    /// A working `bwrap`, or why there is none.
+    pub(crate) bwrap: Result<PathBuf, String>,
+}
+
+impl Host {
+    /// The sandbox [`Auto`](crate::runner::SandboxPolicy::Auto) runs will use.
+    pub fn sandbox_kind(&self) -> SandboxKind {
+        match self.bwrap {
+            Ok(_) => SandboxKind::Bubblewrap,
+            Err(_) => SandboxKind::None,
+        }
+    }
+
+    /// Why bubblewrap is not used, when it is not.
+    pub fn sandbox_problem(&self) -> Option<&str> {
+        self.bwrap.as_ref().err().map(String::as_str)
+    }
+
+    /// The PATH value given to children.
+    pub(crate) fn path_var(&self) -> String {
+        self.path
+            .iter()
+            .map(|p| p.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(":")
+    }
+}
+
+static HOST: OnceCell<Host> = OnceCell::const_new();
+
+/// Probes the machine on first use (node/npm location, a real bubblewrap run) and returns
+/// the cached answer afterwards.
+pub async fn host() -> &'static Host {
+    HOST.get_or_init(probe).await
+}
+
+/// `"bubblewrap"` or `"none"` once [`host`] has run (any [`run`](crate::runner::run)
+/// does), `"unprobed"` before.
+pub fn sandbox_kind() -> &'static str {
+    HOST.get().map_or("unprobed", |h| h.sandbox_kind().as_str())
+}
+
+async fn probe() -> Host {
+    let (path, tool_mounts) = toolchain();
+    let bwrap = probe_bwrap(&tool_mounts).await;
+    match &bwrap {
+        Ok(p) => tracing::info!(bwrap = %p.display(), "build sandbox: bubblewrap"),
+        Err(why) => tracing::warn!(
+            reason = %why,
+            "build sandbox unavailable: builds run without bubblewrap (own session, scrubbed env)"
+        ),
+    }
+    Host {
+        path,
+        tool_mounts,
+        bwrap,
+    }
+}
+
+/// Finds node and npm on our PATH: their directories lead the child's PATH, and install
+/// roots outside `/usr` become read-only sandbox mounts.
+fn toolchain() -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut path: Vec<PathBuf> = Vec::new();
+    let mut mounts: Vec<PathBuf> = Vec::new();
+    for tool in ["node", "npm"] {
+        let Some(found) = which(tool) else {
+            tracing::warn!(tool, "not found on PATH; builds will fail to find it");
+            continue;
+        };
+        let real = std::fs::canonicalize(&found).unwrap_or_else(|_| found.clone());
+        for dir in [found.parent(), real.parent()].into_iter().flatten() {
+            push_unique(&mut path, dir.to_path_buf());
+        }
+        for p in [&found, &real] {
+            if let Some(root) = install_root(p)
+                && !under_system_dirs(&root)
+                && !mounts.iter().any(|m| root.starts_with(m))
+            {
+                mounts.retain(|m| !m.starts_with(&root));
+                mounts.push(root);
+            }
+        }
+    }
+    for dir in BASE_PATH {
+        push_unique(&mut path, PathBuf::from(dir));
+    }
+    (path, mounts)
+}
+
+/// The first executable `name` on our own PATH.
+fn which(name: &str) -> Option<PathBuf> {
+    let var = std::env::var_os("PATH")?;
+    std::env::split_paths(&var)
+        .filter(|d| d.is_absolute())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// `/opt/node/bin/node` -> `/opt/node`; a file not in a `bin` dir -> its directory.
+fn install_root(file: &Path) -> Option<PathBuf> {
+    let dir = file.parent()?;
+    let root = if dir.file_name().is_some_and(|n| n == "bin") {
+        dir.parent()?
+    } else {
+        dir
+    };
+    (root.parent().is_some()).then(|| root.to_path_buf())
+}
+
+/// Paths the sandbox already binds as system directories.
+fn under_system_dirs(p: &Path) -> bool {
+    ["/usr", "/bin", "/sbin", "/lib", "/lib64"]
+        .iter()
+        .any(|d| p.starts_with(d))
+}
+
+fn push_unique(list: &mut Vec<PathBuf>, p: PathBuf) {
+    if !list.contains(&p) {
+        list.push(p);
+    }
+}
+
+/// Runs `true` under the exact flags builds use (no network); bubblewrap counts as
+/// working only if that succeeds.
+async fn probe_bwrap(tools: &[PathBuf]) -> Result<PathBuf, String> {
+    let bwrap = which("bwrap").ok_or_else(|| "bwrap not found on PATH".to_owned())?;
+    let scratch = std::env::temp_dir().join(format!("bw-probe-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch).map_err(|e| format!("probe dir: {e}"))?;
+    let scratch = std::fs::canonicalize(&scratch).map_err(|e| format!("probe dir: {e}"))?;
+    let args = bwrap_args(&Mounts {
+        project: &scratch,
+        cache: &scratch,
+        tools,
+        network: false,
+    });
+    let result = tokio::time::timeout(
+        PROBE_TIMEOUT,
+        tokio::process::Command::new(&bwrap)
+            .args(args)
+            .arg("true")
+            .env_clear()
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    match result {
+        Err(_) => Err("bwrap probe timed out".to_owned()),
+        Ok(Err(e)) => Err(format!("bwrap probe failed to start: {e}")),
+        Ok(Ok(out)) if out.status.success() => Ok(bwrap),
+        Ok(Ok(out)) => Err(format!(
+            "bwrap probe exited with {}: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn install_roots() {
+        assert_eq!(
+            install_root(Path::new("/opt/node-v20/bin/node")),
+            Some(PathBuf::from("/opt/node-v20"))
+        );
+        assert_eq!(
+            install_root(Path::new("/srv/tools/npm-cli.js")),
+            Some(PathBuf::from("/srv/tools"))
+        );
+        assert_eq!(install_root(Path::new("/bin/node")), None);
+        assert!(under_system_dirs(Path::new("/usr/lib/node_modules/npm")));
+    }
+}

@@ -1,0 +1,295 @@
+//! The build stage handler (`build.*.cmd.build`): the project tree saved by `execute` is
+//! written into a throwaway directory, `npm install` then `npm run build` run there through
+//! [`crate::runner`] (sandbox, scrubbed environment, whole-tree timeout, cancel), their output
+//! streams out as batched `build_progress` events, the full log goes to the `logs` bucket,
+//! the built `dist/` to `artifacts`, and the build moves on to `deploy`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use buildwire_runtime::nats::Nats;
+use buildwire_runtime::objects::{Artifacts, Bucket, Sources};
+use buildwire_runtime::stage::{Job, StageError, StageHandler};
+use buildwire_runtime::{Config, paths};
+use buildwire_schemas::events::{BuildPhase, BuildUpdate, Severity, StatusCode, StatusUpdate};
+use buildwire_schemas::{BuildStatus, EventBody, Stage};
+use tokio::sync::mpsc;
+
+use crate::{Batcher, FullLog, Outcome, RunSpec, Stream, run};
+
+/// Most files a build may publish.
+pub const MAX_ARTIFACT_FILES: usize = 2_000;
+/// Most bytes a build may publish.
+pub const MAX_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Builds projects with npm.
+#[derive(Clone, Debug)]
+pub struct BuildStage {
+    sources: Sources,
+    artifacts: Artifacts,
+    logs: Bucket,
+    work_root: PathBuf,
+    cache_dir: PathBuf,
+    timeout: Duration,
+}
+
+impl BuildStage {
+    /// Work under `<data dir>/builds`, npm cache under `<data dir>/npm-cache`, the time
+    /// limit from `BUILD_TIMEOUT_MS` (shared by install and build).
+    pub async fn from_config(
+        config: &Config,
+        nats: &Nats,
+    ) -> buildwire_runtime::Result<BuildStage> {
+        let data_dir = std::path::absolute(&config.data_dir)?;
+        let work_root = data_dir.join("builds");
+        let cache_dir = data_dir.join("npm-cache");
+        std::fs::create_dir_all(&work_root)?;
+        std::fs::create_dir_all(&cache_dir)?;
+        Ok(BuildStage {
+            sources: Sources::open(nats).await?,
+            artifacts: Artifacts::open(nats).await?,
+            logs: Bucket::open(nats, "logs").await?,
+            work_root,
+            cache_dir,
+            timeout: Duration::from_millis(config.build_timeout_ms),
+        })
+    }
+}
+
+fn status(code: StatusCode, message: &str, progress: u8) -> EventBody {
+    EventBody::Status(StatusUpdate {
+        code,
+        message: message.into(),
+        progress: Some(progress),
+        build_status: Some(BuildStatus::Building),
+    })
+}
+
+fn phase_event(phase: BuildPhase, logs: Option<Vec<String>>) -> BuildUpdate {
+    BuildUpdate {
+        stage: Some(phase),
+        logs,
+        ..BuildUpdate::default()
+    }
+}
+
+/// How one npm step went, for the build's log and its failure message.
+struct Step {
+    outcome: Outcome,
+    next_offset: u64,
+    tail: Vec<String>,
+}
+
+impl BuildStage {
+    /// Runs one npm step, streaming its lines as `build_progress` batches.
+    async fn step(
+        &self,
+        job: &mut Job,
+        phase: BuildPhase,
+        spec: RunSpec,
+        offset: u64,
+        full: &mut FullLog,
+    ) -> Result<Step, StageError> {
+        full.push_text(&format!("$ {} {}", spec.program, spec.args.join(" ")));
+        let (tx, rx) = mpsc::channel(1024);
+        let cancel = job.cancelled().clone();
+        let mut batcher = Batcher::new(rx, offset);
+        let mut tail: Vec<String> = Vec::new();
+        let running = run(&spec, &cancel, tx);
+        let streaming = async {
+            while let Some(batch) = batcher.next().await {
+                let mut severity = Severity::Info;
+                let mut lines = Vec::with_capacity(batch.lines.len());
+                for line in &batch.lines {
+                    full.push(line);
+                    if line.stream == Stream::Stderr && line.text.contains("ERR") {
+                        severity = Severity::Error;
+                    }
+                    lines.push(line.text.clone());
+                }
+                tail.extend(lines.iter().cloned());
+                let excess = tail.len().saturating_sub(15);
+                tail.drain(..excess);
+                let body = EventBody::BuildProgress(BuildUpdate {
+                    severity: Some(severity),
+                    ..phase_event(phase, Some(lines))
+                });
+                job.emit_keyed(&format!("log:{}", batch.offset), body)
+                    .await?;
+            }
+            Ok::<u64, StageError>(batcher.next_offset())
+        };
+        let (report, next_offset) = tokio::join!(running, streaming);
+        let report = report.map_err(|e| StageError::retryable("BUILD_RUNNER", e.to_string()))?;
+        let next_offset = next_offset?;
+        Ok(Step {
+            outcome: report.outcome,
+            next_offset,
+            tail,
+        })
+    }
+
+    /// Copies `dist/` into the artifacts bucket.
+    async fn publish_dist(&self, build_id: &str, dist: &Path) -> Result<usize, StageError> {
+        let mut files = Vec::new();
+        collect_files(dist, dist, &mut files)
+            .map_err(|e| StageError::fatal("NO_OUTPUT", format!("reading dist/: {e}")))?;
+        if files.is_empty() || !files.iter().any(|(rel, _)| rel == "index.html") {
+            return Err(StageError::fatal(
+                "NO_OUTPUT",
+                "npm run build produced no dist/index.html",
+            ));
+        }
+        let total: u64 = files.iter().map(|(_, size)| size).sum();
+        if files.len() > MAX_ARTIFACT_FILES || total > MAX_ARTIFACT_BYTES {
+            return Err(StageError::fatal(
+                "OUTPUT_TOO_LARGE",
+                format!("dist/ has {} files, {total} bytes", files.len()),
+            ));
+        }
+        for (rel, _) in &files {
+            let data = tokio::fs::read(dist.join(rel))
+                .await
+                .map_err(|e| StageError::retryable("ARTIFACT_READ", e.to_string()))?;
+            self.artifacts.put(build_id, rel, &data).await?;
+        }
+        Ok(files.len())
+    }
+}
+
+/// Regular files under `dir` (symlinks skipped), as paths relative to `root` and sizes.
+fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let path = entry.path();
+        if kind.is_dir() {
+            collect_files(root, &path, out)?;
+        } else if kind.is_file() {
+            let rel = path
+                .strip_prefix(root)
+                .map_err(std::io::Error::other)?
+                .to_string_lossy()
+                .replace('\\', "/");
+            if paths::check(&rel).is_ok() {
+                out.push((rel, entry.metadata()?.len()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn failure(code: &str, what: &str, step: &Step, limit: Duration) -> StageError {
+    let tail = step.tail.join("\n");
+    match step.outcome {
+        Outcome::TimedOut => StageError::fatal(
+            "BUILD_TIMEOUT",
+            format!(
+                "{what} ran past BUILD_TIMEOUT_MS ({} ms) and was killed",
+                limit.as_millis()
+            ),
+        ),
+        Outcome::Cancelled => StageError::Cancelled,
+        Outcome::Exited { code: exit, .. } => {
+            StageError::fatal(code, format!("{what} failed (exit {exit:?}):\n{tail}"))
+        }
+    }
+}
+
+impl StageHandler for BuildStage {
+    fn stage(&self) -> Stage {
+        Stage::Build
+    }
+
+    async fn handle(&self, job: &mut Job) -> Result<(), StageError> {
+        let build_id = job.command.build_id.clone();
+        let tree = self
+            .sources
+            .of_build(&build_id)
+            .await?
+            .ok_or_else(|| StageError::fatal("NO_SOURCES", "execute saved no project files"))?;
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{build_id}-"))
+            .tempdir_in(&self.work_root)
+            .map_err(|e| StageError::retryable("WORKDIR", e.to_string()))?;
+        paths::materialize(dir.path(), &tree)
+            .map_err(|e| StageError::fatal("INVALID_PATH", e.to_string()))?;
+        let started = Instant::now();
+        let mut full = FullLog::new();
+
+        job.emit(status(
+            StatusCode::Install,
+            "Installing dependencies...",
+            30,
+        ))
+        .await?;
+        job.emit(EventBody::BuildStarted(phase_event(
+            BuildPhase::Dependencies,
+            None,
+        )))
+        .await?;
+        let mut install = RunSpec::npm_install(dir.path(), &self.cache_dir);
+        install.timeout = self.timeout;
+        let step = self
+            .step(job, BuildPhase::Dependencies, install, 0, &mut full)
+            .await?;
+        if !step.outcome.success() {
+            return Err(failure(
+                "NPM_INSTALL_FAILED",
+                "npm install",
+                &step,
+                self.timeout,
+            ));
+        }
+
+        job.emit(status(StatusCode::Build, "Building application...", 60))
+            .await?;
+        let mut compile = RunSpec::npm_build(dir.path(), &self.cache_dir);
+        compile.timeout = self
+            .timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
+        let step = self
+            .step(
+                job,
+                BuildPhase::Compile,
+                compile,
+                step.next_offset,
+                &mut full,
+            )
+            .await?;
+        if !step.outcome.success() {
+            return Err(failure(
+                "NPM_BUILD_FAILED",
+                "npm run build",
+                &step,
+                self.timeout,
+            ));
+        }
+
+        job.emit(status(StatusCode::Optimize, "Optimizing assets...", 80))
+            .await?;
+        let published = self
+            .publish_dist(&build_id, &dir.path().join("dist"))
+            .await?;
+        let stored = full
+            .finish()
+            .map_err(|e| StageError::retryable("BUILD_LOG", e.to_string()))?;
+        let name = match stored.content_encoding {
+            Some("gzip") => format!("{build_id}/build.log.gz"),
+            _ => format!("{build_id}/build.log"),
+        };
+        self.logs.put(&name, &stored.bytes).await?;
+        job.emit(EventBody::BuildCompleted(BuildUpdate {
+            logs: Some(vec![format!(
+                "built {published} files in {:.1}s",
+                started.elapsed().as_secs_f64()
+            )]),
+            ..phase_event(BuildPhase::Optimize, None)
+        }))
+        .await?;
+        let command = job.command.clone();
+        job.forward(Stage::Deploy, &command).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,308 @@
+//! Issue 4 end to end: `buildwire up` (edge + all four stages, one process, talking only
+//! through a real nats-server) turns prompts into previews with real npm; cancels stop
+//! npm; a hanging build is killed at its timeout.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use buildwire_testkit::NatsFixture;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const KEY: &str = "test-service-key-0123456789";
+
+struct Stack {
+    base: String,
+    http: reqwest::Client,
+    data: tempfile::TempDir,
+    _up: tokio::process::Child,
+}
+
+impl Stack {
+    async fn start(nats_url: &str, env: &[(&str, &str)]) -> Stack {
+        let data = tempfile::tempdir().expect("tmp");
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_buildwire"));
+        command
+            .arg("up")
+            .env("NATS_URL", nats_url)
+            .env("BUILDWIRE_DATA_DIR", data.path())
+            .env("BUILDWIRE_HTTP_ADDR", "127.0.0.1:0")
+            .env("BUILDWIRE_SERVICE_KEYS", KEY)
+            .env("BUILDWIRE_LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true);
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let mut up = command.spawn().expect("buildwire up starts");
+        let mut lines = BufReader::new(up.stdout.take().expect("stdout")).lines();
+        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("ready in time")
+            .expect("stdout")
+            .expect("a line");
+        let base = line
+            .strip_prefix("buildwire ready ")
+            .expect("the ready line")
+            .to_string();
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Stack {
+            base,
+            http: reqwest::Client::new(),
+            data,
+            _up: up,
+        }
+    }
+
+    async fn submit(&self, body: Value) -> String {
+        let answer: Value = self
+            .http
+            .post(format!("{}/v1/builds", self.base))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await
+            .expect("submit")
+            .json()
+            .await
+            .expect("json");
+        answer["buildId"].as_str().expect("buildId").to_string()
+    }
+
+    async fn events(&self, build_id: &str) -> Vec<Value> {
+        let page: Value = self
+            .http
+            .get(format!("{}/v1/builds/{build_id}/events?limit=1000", self.base))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        page["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Events until `until` matches one (or the build ends), within `limit`.
+    async fn wait_for(&self, build_id: &str, limit: Duration, until: impl Fn(&Value) -> bool) -> Vec<Value> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let events = self.events(build_id).await;
+            if events.iter().any(&until) {
+                return events;
+            }
+            assert!(Instant::now() < deadline, "timed out; events so far: {:#?}", summary(&events));
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    async fn finished(&self, build_id: &str) -> Vec<Value> {
+        self.wait_for(build_id, Duration::from_secs(240), |e| {
+            matches!(e["type"].as_str(), Some("complete" | "failed" | "cancelled"))
+        })
+        .await
+    }
+}
+
+fn summary(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| {
+            let code = e["code"].as_str().unwrap_or_default();
+            format!("{} {code}", e["type"].as_str().unwrap_or_default())
+        })
+        .collect()
+}
+
+/// Whether `wanted` appears in `events` in this order (others may sit between).
+fn in_order(events: &[String], wanted: &[&str]) -> bool {
+    let mut rest = events.iter();
+    wanted.iter().all(|w| rest.any(|e| e.trim() == *w))
+}
+
+/// Pids of processes whose command line mentions `needle`.
+fn processes_with(needle: &str) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            if pid == std::process::id() {
+                return None;
+            }
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let zombie = stat.split(") ").nth(1).is_some_and(|s| s.starts_with('Z'));
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (!zombie && cmdline.contains(needle)).then_some(pid)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
+    let fixture = NatsFixture::start();
+    let stack = Stack::start(&fixture.url(), &[]).await;
+    let started = Instant::now();
+    let id = stack
+        .submit(json!({ "prompt": "Create a todo app with dark mode", "userId": "user-1", "projectId": "proj-1" }))
+        .await;
+    let events = stack.finished(&id).await;
+    let took = started.elapsed();
+    let seen = summary(&events);
+    assert!(
+        in_order(
+            &seen,
+            &[
+                "status QUEUED",
+                "status ANALYZE",
+                "status STRUCT",
+                "plan_generated",
+                "task_started",
+                "task_completed",
+                "status INSTALL",
+                "build_started",
+                "build_progress",
+                "status BUILD",
+                "build_completed",
+                "status DEPLOY",
+                "deploy_started",
+                "deploy_completed",
+                "complete",
+            ]
+        ),
+        "{seen:#?}"
+    );
+    assert_eq!(seen.last().map(String::as_str), Some("complete "));
+    let plan = events.iter().find(|e| e["type"] == "plan_generated").expect("plan");
+    for task in plan["plan"]["tasks"].as_array().expect("tasks") {
+        for field in ["id", "name", "description", "estimatedDuration"] {
+            assert!(!task[field].is_null(), "{field} in {task}");
+        }
+    }
+    let preview = events.last().expect("complete")["previewUrl"].as_str().expect("url").to_string();
+    let page = stack.http.get(&preview).send().await.expect("preview");
+    assert_eq!(page.status().as_u16(), 200);
+    let html = page.text().await.expect("html");
+    assert!(html.contains("theme-toggle") && html.contains("new-todo"), "{html}");
+    eprintln!("todo app: prompt to preview in {took:?}");
+
+    // A follow-up starts from the parent's files and modifies them.
+    let follow = stack
+        .submit(json!({ "prompt": "Add a search feature", "userId": "user-1", "projectId": "proj-1", "parentBuildId": id }))
+        .await;
+    let events = stack.finished(&follow).await;
+    assert_eq!(events.last().map(|e| e["type"].clone()), Some(json!("complete")), "{:#?}", summary(&events));
+    let modified: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["type"] == "task_completed")
+        .flat_map(|e| e["details"]["filesModified"].as_array().into_iter().flatten())
+        .collect();
+    assert!(!modified.is_empty(), "a follow-up modifies existing files");
+    let preview = events.last().expect("complete")["previewUrl"].as_str().expect("url").to_string();
+    let html = stack.http.get(&preview).send().await.expect("preview").text().await.expect("html");
+    assert!(html.contains("id=\"search\""), "the new feature");
+    assert!(html.contains("theme-toggle") && html.contains("new-todo"), "the old ones");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_during_npm_install_stops_npm_within_two_seconds() {
+    let fixture = NatsFixture::start();
+    let stack = Stack::start(&fixture.url(), &[]).await;
+    let id = stack
+        .submit(json!({ "prompt": "Create a kanban board", "userId": "user-1" }))
+        .await;
+    stack
+        .wait_for(&id, Duration::from_secs(120), |e| e["type"] == "build_started")
+        .await;
+    let builds = stack.data.path().join("builds");
+    let marker = builds.to_string_lossy().into_owned();
+    let cancelled_at = Instant::now();
+    let answer = stack
+        .http
+        .post(format!("{}/v1/builds/{id}/cancel", stack.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("cancel");
+    assert_eq!(answer.status().as_u16(), 202);
+    let events = stack.finished(&id).await;
+    assert_eq!(events.last().map(|e| e["type"].clone()), Some(json!("cancelled")));
+    // npm runs with its project dir (under <data>/builds) as cwd; nothing of it survives.
+    loop {
+        let alive: Vec<u32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| {
+                let cwd = std::fs::read_link(entry.path().join("cwd")).ok()?;
+                let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+                cwd.to_string_lossy().starts_with(&marker).then_some(pid)
+            })
+            .collect();
+        if alive.is_empty() {
+            break;
+        }
+        assert!(cancelled_at.elapsed() < Duration::from_secs(2), "still running: {alive:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    eprintln!("npm gone {:?} after the cancel", cancelled_at.elapsed());
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = stack.events(&id).await;
+    assert!(!after.iter().any(|e| e["type"] == "complete"), "{:#?}", summary(&after));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_build_is_killed_at_the_timeout_with_its_grandchildren() {
+    let fixture = NatsFixture::start();
+    let stack = Stack::start(&fixture.url(), &[("BUILD_TIMEOUT_MS", "5000")]).await;
+    let nats = buildwire_testkit::connect(&fixture.url()).await;
+    // A project whose build script hangs and leaves a grandchild behind.
+    let id = ulid::Ulid::generate().to_string();
+    let tag = format!("hang-{id}");
+    let mut tree = std::collections::BTreeMap::new();
+    tree.insert(
+        "package.json".to_string(),
+        json!({ "name": "hang", "private": true, "scripts": { "build": format!("node hang.js {tag}") } }).to_string(),
+    );
+    tree.insert(
+        "hang.js".to_string(),
+        "require('child_process').spawn('sleep', ['1000', process.argv[2]], { stdio: 'ignore', detached: true });\nsetInterval(() => {}, 1000);\n".to_string(),
+    );
+    let sources = buildwire_runtime::objects::Sources::open(&nats).await.expect("sources");
+    sources.save(&id, None, &tree).await.expect("save");
+    let command = buildwire_schemas::StageCommand {
+        build_id: id.clone(),
+        request_id: id.clone(),
+        user_id: "user-1".into(),
+        prompt: "hang".into(),
+        project_id: None,
+        parent_build_id: None,
+        plan: None,
+        extra: Default::default(),
+    };
+    buildwire_runtime::publish::Publisher::new(nats.js.clone())
+        .command(buildwire_schemas::Stage::Build, &command, &format!("{id}:test:cmd"))
+        .await
+        .expect("command");
+    stack
+        .wait_for(&id, Duration::from_secs(60), |e| e["type"] == "status" && e["code"] == "BUILD")
+        .await;
+    eventually_running(&tag).await;
+    let events = stack.finished(&id).await;
+    let failed = events.iter().find(|e| e["type"] == "build_failed").expect("build_failed");
+    assert_eq!(failed["code"], "BUILD_TIMEOUT", "{failed}");
+    assert!(failed["error"].as_str().expect("error").contains("BUILD_TIMEOUT_MS"));
+    assert_eq!(events.last().map(|e| e["type"].clone()), Some(json!("failed")));
+    assert!(processes_with(&tag).is_empty(), "no process of the tree is left: {:?}", processes_with(&tag));
+}
+
+async fn eventually_running(tag: &str) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while processes_with(tag).is_empty() {
+        assert!(Instant::now() < deadline, "the hanging build never started");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -1,0 +1,128 @@
+//! The execute stage (`build.*.cmd.execute`): runs the plan's tasks in order. Each task asks
+//! the LLM provider for files, checks every path (nothing may leave the project), applies
+//! them to the project tree and reports `task_completed` with `filesCreated` /
+//! `filesModified` (or `task_failed`). The finished tree is saved to `sources` (so a
+//! follow-up starts from it on any host) and the build goes to `build`.
+
+use std::sync::Arc;
+
+use buildwire_llm::Provider;
+use buildwire_plan::{llm_error, starting_files};
+use buildwire_runtime::objects::{FileTree, Sources};
+use buildwire_runtime::paths;
+use buildwire_runtime::stage::{Job, StageError, StageHandler};
+use buildwire_schemas::events::{StatusCode, StatusUpdate, TaskDetails, TaskUpdate};
+use buildwire_schemas::{BuildStatus, EventBody, Stage};
+
+/// Runs plans with `provider`.
+#[derive(Clone)]
+pub struct ExecuteStage {
+    provider: Arc<dyn Provider>,
+    sources: Sources,
+}
+
+impl ExecuteStage {
+    /// An execute stage over `provider`, saving trees to `sources`.
+    pub fn new(provider: Arc<dyn Provider>, sources: Sources) -> ExecuteStage {
+        ExecuteStage { provider, sources }
+    }
+}
+
+fn task(task_id: &str, task_name: &str, details: Option<TaskDetails>) -> TaskUpdate {
+    TaskUpdate {
+        task_id: task_id.into(),
+        task_name: task_name.into(),
+        details,
+    }
+}
+
+impl StageHandler for ExecuteStage {
+    fn stage(&self) -> Stage {
+        Stage::Execute
+    }
+
+    async fn handle(&self, job: &mut Job) -> Result<(), StageError> {
+        let plan =
+            job.command.plan.clone().ok_or_else(|| {
+                StageError::fatal("NO_PLAN", "the execute command carries no plan")
+            })?;
+        let mut files = starting_files(&self.sources, job).await?;
+        job.emit(EventBody::Status(StatusUpdate {
+            code: StatusCode::Write,
+            message: "Writing the project's files...".into(),
+            progress: Some(15),
+            build_status: Some(BuildStatus::Executing),
+        }))
+        .await?;
+        for planned in &plan.tasks {
+            job.emit(EventBody::TaskStarted(task(
+                &planned.id,
+                &planned.name,
+                None,
+            )))
+            .await?;
+            let written = buildwire_llm::write_task(
+                self.provider.as_ref(),
+                &job.command.prompt,
+                planned,
+                &files,
+            )
+            .await
+            .map_err(|e| llm_error("TASK_INVALID", e))?;
+            // Every path is checked before anything of the task is applied.
+            let mut checked = Vec::with_capacity(written.len());
+            for mut file in written {
+                match paths::check(&file.path) {
+                    Ok(path) => {
+                        file.path = path;
+                        checked.push(file);
+                    }
+                    Err(err) => {
+                        let details = TaskDetails {
+                            error: Some(err.to_string()),
+                            ..TaskDetails::default()
+                        };
+                        job.emit(EventBody::TaskFailed(task(
+                            &planned.id,
+                            &planned.name,
+                            Some(details),
+                        )))
+                        .await?;
+                        return Err(StageError::fatal("INVALID_PATH", err.to_string()));
+                    }
+                }
+            }
+            let (mut created, mut modified) = (Vec::new(), Vec::new());
+            for file in &checked {
+                match files.iter().find(|f| f.path == file.path) {
+                    Some(old) if old.content == file.content => {}
+                    Some(_) => modified.push(file.path.clone()),
+                    None => created.push(file.path.clone()),
+                }
+            }
+            buildwire_llm::apply_writes(&mut files, &checked);
+            let details = TaskDetails {
+                files_created: Some(created),
+                files_modified: Some(modified),
+                error: None,
+            };
+            job.emit(EventBody::TaskCompleted(task(
+                &planned.id,
+                &planned.name,
+                Some(details),
+            )))
+            .await?;
+        }
+        let tree: FileTree = files.into_iter().map(|f| (f.path, f.content)).collect();
+        self.sources
+            .save(
+                &job.command.build_id,
+                job.command.project_id.as_deref(),
+                &tree,
+            )
+            .await?;
+        let command = job.command.clone();
+        job.forward(Stage::Build, &command).await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,96 @@
+//! The plan stage (`build.*.cmd.plan`): asks the LLM provider for a plan of tasks for the
+//! prompt, given the project's current files for a follow-up, reports it as
+//! `plan_generated`, and hands the build to `execute` with the plan in the command.
+
+use std::sync::Arc;
+
+use buildwire_llm::{LlmError, ProjectFile, Provider};
+use buildwire_runtime::objects::Sources;
+use buildwire_runtime::stage::{Job, StageError, StageHandler};
+use buildwire_schemas::events::{PlanGenerated, StatusCode, StatusUpdate};
+use buildwire_schemas::{BuildStatus, EventBody, Stage};
+
+/// An LLM error as a stage error: retried when the provider says it may pass.
+pub fn llm_error(code: &str, err: LlmError) -> StageError {
+    if err.is_retryable() {
+        StageError::retryable("LLM_UNAVAILABLE", err.to_string())
+    } else {
+        StageError::fatal(code, err.to_string())
+    }
+}
+
+/// The files a build starts from, as the provider sees them; a missing parent is fatal.
+pub async fn starting_files(sources: &Sources, job: &Job) -> Result<Vec<ProjectFile>, StageError> {
+    let command = &job.command;
+    let tree = sources
+        .starting_tree(
+            command.parent_build_id.as_deref(),
+            command.project_id.as_deref(),
+        )
+        .await?
+        .ok_or_else(|| {
+            StageError::fatal(
+                "PARENT_NOT_FOUND",
+                format!(
+                    "parent build {} has no saved project files",
+                    command.parent_build_id.as_deref().unwrap_or_default()
+                ),
+            )
+        })?;
+    Ok(tree
+        .into_iter()
+        .map(|(path, content)| ProjectFile { path, content })
+        .collect())
+}
+
+/// Plans builds with `provider`.
+#[derive(Clone)]
+pub struct PlanStage {
+    provider: Arc<dyn Provider>,
+    sources: Sources,
+}
+
+impl PlanStage {
+    /// A plan stage over `provider`, reading follow-ups' files from `sources`.
+    pub fn new(provider: Arc<dyn Provider>, sources: Sources) -> PlanStage {
+        PlanStage { provider, sources }
+    }
+}
+
+fn status(code: StatusCode, message: &str, progress: u8) -> EventBody {
+    EventBody::Status(StatusUpdate {
+        code,
+        message: message.into(),
+        progress: Some(progress),
+        build_status: Some(BuildStatus::Planning),
+    })
+}
+
+impl StageHandler for PlanStage {
+    fn stage(&self) -> Stage {
+        Stage::Plan
+    }
+
+    async fn handle(&self, job: &mut Job) -> Result<(), StageError> {
+        job.emit(status(StatusCode::Analyze, "Analyzing requirements...", 5))
+            .await?;
+        let files = starting_files(&self.sources, job).await?;
+        let plan = buildwire_llm::plan(self.provider.as_ref(), &job.command.prompt, &files)
+            .await
+            .map_err(|e| llm_error("PLAN_INVALID", e))?;
+        job.emit(status(
+            StatusCode::Struct,
+            "Creating project structure...",
+            10,
+        ))
+        .await?;
+        job.emit(EventBody::PlanGenerated(PlanGenerated {
+            plan: plan.clone(),
+        }))
+        .await?;
+        let mut command = job.command.clone();
+        command.plan = Some(plan);
+        job.forward(Stage::Execute, &command).await?;
+        Ok(())
+    }
+}
