@@ -73,7 +73,10 @@ impl Stack {
     async fn events(&self, build_id: &str) -> Vec<Value> {
         let page: Value = self
             .http
-            .get(format!("{}/v1/builds/{build_id}/events?limit=1000", self.base))
+            .get(format!(
+                "{}/v1/builds/{build_id}/events?limit=1000",
+                self.base
+            ))
             .bearer_auth(KEY)
             .send()
             .await
@@ -85,21 +88,33 @@ impl Stack {
     }
 
     /// Events until `until` matches one (or the build ends), within `limit`.
-    async fn wait_for(&self, build_id: &str, limit: Duration, until: impl Fn(&Value) -> bool) -> Vec<Value> {
+    async fn wait_for(
+        &self,
+        build_id: &str,
+        limit: Duration,
+        until: impl Fn(&Value) -> bool,
+    ) -> Vec<Value> {
         let deadline = Instant::now() + limit;
         loop {
             let events = self.events(build_id).await;
             if events.iter().any(&until) {
                 return events;
             }
-            assert!(Instant::now() < deadline, "timed out; events so far: {:#?}", summary(&events));
+            assert!(
+                Instant::now() < deadline,
+                "timed out; events so far: {:#?}",
+                summary(&events)
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
 
     async fn finished(&self, build_id: &str) -> Vec<Value> {
         self.wait_for(build_id, Duration::from_secs(240), |e| {
-            matches!(e["type"].as_str(), Some("complete" | "failed" | "cancelled"))
+            matches!(
+                e["type"].as_str(),
+                Some("complete" | "failed" | "cancelled")
+            )
         })
         .await
     }
@@ -176,17 +191,26 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         "{seen:#?}"
     );
     assert_eq!(seen.last().map(String::as_str), Some("complete "));
-    let plan = events.iter().find(|e| e["type"] == "plan_generated").expect("plan");
+    let plan = events
+        .iter()
+        .find(|e| e["type"] == "plan_generated")
+        .expect("plan");
     for task in plan["plan"]["tasks"].as_array().expect("tasks") {
         for field in ["id", "name", "description", "estimatedDuration"] {
             assert!(!task[field].is_null(), "{field} in {task}");
         }
     }
-    let preview = events.last().expect("complete")["previewUrl"].as_str().expect("url").to_string();
+    let preview = events.last().expect("complete")["previewUrl"]
+        .as_str()
+        .expect("url")
+        .to_string();
     let page = stack.http.get(&preview).send().await.expect("preview");
     assert_eq!(page.status().as_u16(), 200);
     let html = page.text().await.expect("html");
-    assert!(html.contains("theme-toggle") && html.contains("new-todo"), "{html}");
+    assert!(
+        html.contains("theme-toggle") && html.contains("new-todo"),
+        "{html}"
+    );
     eprintln!("todo app: prompt to preview in {took:?}");
 
     // A follow-up starts from the parent's files and modifies them.
@@ -194,17 +218,41 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         .submit(json!({ "prompt": "Add a search feature", "userId": "user-1", "projectId": "proj-1", "parentBuildId": id }))
         .await;
     let events = stack.finished(&follow).await;
-    assert_eq!(events.last().map(|e| e["type"].clone()), Some(json!("complete")), "{:#?}", summary(&events));
+    assert_eq!(
+        events.last().map(|e| e["type"].clone()),
+        Some(json!("complete")),
+        "{:#?}",
+        summary(&events)
+    );
     let modified: Vec<&Value> = events
         .iter()
         .filter(|e| e["type"] == "task_completed")
-        .flat_map(|e| e["details"]["filesModified"].as_array().into_iter().flatten())
+        .flat_map(|e| {
+            e["details"]["filesModified"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
         .collect();
     assert!(!modified.is_empty(), "a follow-up modifies existing files");
-    let preview = events.last().expect("complete")["previewUrl"].as_str().expect("url").to_string();
-    let html = stack.http.get(&preview).send().await.expect("preview").text().await.expect("html");
+    let preview = events.last().expect("complete")["previewUrl"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    let html = stack
+        .http
+        .get(&preview)
+        .send()
+        .await
+        .expect("preview")
+        .text()
+        .await
+        .expect("html");
     assert!(html.contains("id=\"search\""), "the new feature");
-    assert!(html.contains("theme-toggle") && html.contains("new-todo"), "the old ones");
+    assert!(
+        html.contains("theme-toggle") && html.contains("new-todo"),
+        "the old ones"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,7 +263,9 @@ async fn cancel_during_npm_install_stops_npm_within_two_seconds() {
         .submit(json!({ "prompt": "Create a kanban board", "userId": "user-1" }))
         .await;
     stack
-        .wait_for(&id, Duration::from_secs(120), |e| e["type"] == "build_started")
+        .wait_for(&id, Duration::from_secs(120), |e| {
+            e["type"] == "build_started"
+        })
         .await;
     let builds = stack.data.path().join("builds");
     let marker = builds.to_string_lossy().into_owned();
@@ -229,7 +279,10 @@ async fn cancel_during_npm_install_stops_npm_within_two_seconds() {
         .expect("cancel");
     assert_eq!(answer.status().as_u16(), 202);
     let events = stack.finished(&id).await;
-    assert_eq!(events.last().map(|e| e["type"].clone()), Some(json!("cancelled")));
+    assert_eq!(
+        events.last().map(|e| e["type"].clone()),
+        Some(json!("cancelled"))
+    );
     // npm runs with its project dir (under <data>/builds) as cwd; nothing of it survives.
     loop {
         let alive: Vec<u32> = std::fs::read_dir("/proc")
@@ -245,13 +298,20 @@ async fn cancel_during_npm_install_stops_npm_within_two_seconds() {
         if alive.is_empty() {
             break;
         }
-        assert!(cancelled_at.elapsed() < Duration::from_secs(2), "still running: {alive:?}");
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(2),
+            "still running: {alive:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("npm gone {:?} after the cancel", cancelled_at.elapsed());
     tokio::time::sleep(Duration::from_secs(1)).await;
     let after = stack.events(&id).await;
-    assert!(!after.iter().any(|e| e["type"] == "complete"), "{:#?}", summary(&after));
+    assert!(
+        !after.iter().any(|e| e["type"] == "complete"),
+        "{:#?}",
+        summary(&after)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,7 +331,9 @@ async fn a_hanging_build_is_killed_at_the_timeout_with_its_grandchildren() {
         "hang.js".to_string(),
         "require('child_process').spawn('sleep', ['1000', process.argv[2]], { stdio: 'ignore', detached: true });\nsetInterval(() => {}, 1000);\n".to_string(),
     );
-    let sources = buildwire_runtime::objects::Sources::open(&nats).await.expect("sources");
+    let sources = buildwire_runtime::objects::Sources::open(&nats)
+        .await
+        .expect("sources");
     sources.save(&id, None, &tree).await.expect("save");
     let command = buildwire_schemas::StageCommand {
         build_id: id.clone(),
@@ -284,19 +346,40 @@ async fn a_hanging_build_is_killed_at_the_timeout_with_its_grandchildren() {
         extra: Default::default(),
     };
     buildwire_runtime::publish::Publisher::new(nats.js.clone())
-        .command(buildwire_schemas::Stage::Build, &command, &format!("{id}:test:cmd"))
+        .command(
+            buildwire_schemas::Stage::Build,
+            &command,
+            &format!("{id}:test:cmd"),
+        )
         .await
         .expect("command");
     stack
-        .wait_for(&id, Duration::from_secs(60), |e| e["type"] == "status" && e["code"] == "BUILD")
+        .wait_for(&id, Duration::from_secs(60), |e| {
+            e["type"] == "status" && e["code"] == "BUILD"
+        })
         .await;
     eventually_running(&tag).await;
     let events = stack.finished(&id).await;
-    let failed = events.iter().find(|e| e["type"] == "build_failed").expect("build_failed");
+    let failed = events
+        .iter()
+        .find(|e| e["type"] == "build_failed")
+        .expect("build_failed");
     assert_eq!(failed["code"], "BUILD_TIMEOUT", "{failed}");
-    assert!(failed["error"].as_str().expect("error").contains("BUILD_TIMEOUT_MS"));
-    assert_eq!(events.last().map(|e| e["type"].clone()), Some(json!("failed")));
-    assert!(processes_with(&tag).is_empty(), "no process of the tree is left: {:?}", processes_with(&tag));
+    assert!(
+        failed["error"]
+            .as_str()
+            .expect("error")
+            .contains("BUILD_TIMEOUT_MS")
+    );
+    assert_eq!(
+        events.last().map(|e| e["type"].clone()),
+        Some(json!("failed"))
+    );
+    assert!(
+        processes_with(&tag).is_empty(),
+        "no process of the tree is left: {:?}",
+        processes_with(&tag)
+    );
 }
 
 async fn eventually_running(tag: &str) {
