@@ -5,4 +5,5 @@ mod edge;
 mod edge_api;
 mod edge_clients;
 mod spine;
+mod stages;
 mod support;
