@@ -3,7 +3,9 @@
 //! API and event streams), `openapi` (print the API spec) and `tail` (operators' view of
 //! events).
 
+mod demo;
 mod edge;
+mod progress;
 mod stages;
 mod tail;
 mod up;
@@ -26,6 +28,17 @@ struct Cli {
 enum Command {
     /// Runs every service in one process; starts a managed nats-server when NATS_URL is unset.
     Up,
+    /// Builds an app from a prompt on a local stack, draws its progress, serves the preview.
+    Demo {
+        /// What to build ("Create a todo app with dark mode").
+        prompt: String,
+        /// A second prompt applied to the first build's app ("Add a search feature").
+        #[arg(long)]
+        follow_up: Option<String>,
+        /// Stop once the preview URL is printed instead of serving it until Ctrl-C.
+        #[arg(long)]
+        exit: bool,
+    },
     /// Runs the edge: HTTP API, build tokens, WebSocket/SSE event streams.
     Edge,
     /// Runs the plan stage: prompt -> plan of tasks.
@@ -60,7 +73,14 @@ async fn main() -> ExitCode {
     };
     telemetry::init(&config);
     let result = match cli.command {
-        Command::Up => up::run(config).await,
+        Command::Demo {
+            prompt,
+            follow_up,
+            exit,
+        } => demo::run(config, prompt, follow_up, exit)
+            .await
+            .map_err(|e| e as _),
+        Command::Up => up::run(config).await.map_err(|e| e as _),
         Command::Edge => edge::run(config).await,
         Command::Plan => stages::serve(config, Stage::Plan).await.map_err(|e| e as _),
         Command::Execute => stages::serve(config, Stage::Execute)

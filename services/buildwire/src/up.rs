@@ -1,59 +1,102 @@
-//! `buildwire up`: the laptop stack in one process. Services still talk only through NATS;
-//! with `NATS_URL` unset a managed nats-server runs under the data dir and stops with us.
+//! `buildwire up`: the laptop stack in one process (edge + every stage). Services still
+//! talk only through NATS; with `NATS_URL` unset a managed nats-server runs under the data
+//! dir and stops with us. `demo` runs the same [`Stack`].
 
+use buildwire_edge::EdgeHandle;
 use buildwire_runtime::{
     Config,
     nats::{Nats, server::ManagedServer},
     shutdown,
 };
 use buildwire_schemas::Stage;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
-/// Starts (or connects to) NATS, applies the definitions, starts every service, prints
-/// `buildwire ready http://<addr>`, and runs until SIGTERM/Ctrl-C.
-pub async fn run(mut config: Config) -> Result<(), Box<dyn std::error::Error>> {
-    let stop = shutdown::on_signal();
-    let managed = match &config.nats_url {
-        Some(_) => None,
-        None => {
-            let server = ManagedServer::start(&config.data_dir, config.nats_server.as_deref())?;
-            config.nats_url = Some(server.url());
-            Some(server)
+use crate::stages::Failure;
+
+/// Every service of one process, running.
+pub struct Stack {
+    /// The edge (its URL is where the API and previews are).
+    pub edge: EdgeHandle,
+    /// The configuration the services run with (`public_url` set to the edge's).
+    pub config: Config,
+    /// Fires on SIGTERM/Ctrl-C; cancel it to stop the stack.
+    pub stop: CancellationToken,
+    services: JoinSet<(Stage, Result<(), Failure>)>,
+    managed: Option<ManagedServer>,
+}
+
+impl Stack {
+    /// Starts (or connects to) NATS, applies the definitions, starts the edge and the four
+    /// stages.
+    pub async fn start(mut config: Config) -> Result<Stack, Failure> {
+        let stop = shutdown::on_signal();
+        let managed = match &config.nats_url {
+            Some(_) => None,
+            None => {
+                let server = ManagedServer::start(&config.data_dir, config.nats_server.as_deref())?;
+                config.nats_url = Some(server.url());
+                Some(server)
+            }
+        };
+        let nats = Nats::setup(&config, "buildwire-up").await?;
+        let edge = buildwire_edge::start(&config, nats.clone(), stop.clone()).await?;
+        // Previews are announced under the edge's real address (the port may have been 0).
+        config.public_url.get_or_insert_with(|| edge.url.clone());
+        let mut services = JoinSet::new();
+        for stage in Stage::ALL {
+            let (config, nats, stop) = (config.clone(), nats.clone(), stop.clone());
+            services
+                .spawn(async move { (stage, crate::stages::run(config, nats, stage, stop).await) });
         }
-    };
-    let nats = Nats::setup(&config, "buildwire-up").await?;
-    let url = config.nats_url_or_default();
-    let edge = buildwire_edge::start(&config, nats.clone(), stop.clone()).await?;
-    // Previews are announced under the edge's real address (the port may have been 0).
-    config.public_url.get_or_insert_with(|| edge.url.clone());
-    let mut services = tokio::task::JoinSet::new();
-    for stage in Stage::ALL {
-        let (config, nats, stop) = (config.clone(), nats.clone(), stop.clone());
-        services.spawn(async move { (stage, crate::stages::run(config, nats, stage, stop).await) });
+        tracing::info!(
+            nats = %config.nats_url_or_default(),
+            managed = managed.is_some(),
+            edge = %edge.url,
+            "stack ready; Ctrl-C stops"
+        );
+        Ok(Stack {
+            edge,
+            config,
+            stop,
+            services,
+            managed,
+        })
     }
-    if config.service_keys.is_none() {
+
+    /// Runs until stopped; a stage that cannot run stops the whole stack (a laptop stack
+    /// half up helps nobody).
+    pub async fn wait(mut self) -> Result<(), Failure> {
+        let mut failure = None;
+        tokio::select! {
+            _ = self.stop.cancelled() => {}
+            Some(ended) = self.services.join_next() => {
+                if let Ok((stage, Err(err))) = ended {
+                    failure = Some(format!("{stage} stage: {err}"));
+                }
+                self.stop.cancel();
+            }
+        }
+        self.stop.cancel();
+        while self.services.join_next().await.is_some() {}
+        self.edge.stopped().await?;
+        drop(self.managed);
+        match failure {
+            Some(failure) => Err(failure.into()),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `buildwire up`: prints `buildwire ready http://<addr>` and runs until SIGTERM/Ctrl-C.
+pub async fn run(config: Config) -> Result<(), Failure> {
+    let stack = Stack::start(config).await?;
+    if stack.config.service_keys.is_none() {
         eprintln!(
             "buildwire: service key (BUILDWIRE_SERVICE_KEYS unset) is in {}",
-            config.data_dir.join("service-key").display()
+            stack.config.data_dir.join("service-key").display()
         );
     }
-    println!("buildwire ready {}", edge.url);
-    tracing::info!(nats = %url, managed = managed.is_some(), edge = %edge.url, "up: ready; Ctrl-C stops");
-    // A stage that cannot start stops the whole stack (a laptop stack half up helps nobody).
-    let mut failure = None;
-    tokio::select! {
-        _ = stop.cancelled() => {}
-        Some(ended) = services.join_next() => {
-            if let Ok((stage, Err(err))) = ended {
-                failure = Some(format!("{stage} stage: {err}"));
-            }
-            stop.cancel();
-        }
-    }
-    while services.join_next().await.is_some() {}
-    edge.stopped().await?;
-    drop(managed);
-    if let Some(failure) = failure {
-        return Err(failure.into());
-    }
-    Ok(())
+    println!("buildwire ready {}", stack.edge.url);
+    stack.wait().await
 }

@@ -1,0 +1,147 @@
+//! The demo's terminal view of a build, as in the plan's sketch: a line per step with a
+//! spinner while it runs, then a tick (or a cross) and its duration. Without a terminal
+//! (CI, pipes) the same lines are printed plainly when each step ends.
+
+use std::io::IsTerminal;
+use std::time::{Duration, Instant};
+
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde_json::Value;
+
+/// Renders one build's events.
+pub struct Progress {
+    multi: MultiProgress,
+    tty: bool,
+    current: Option<Step>,
+    started: Instant,
+}
+
+struct Step {
+    bar: ProgressBar,
+    label: String,
+    since: Instant,
+}
+
+fn seconds(elapsed: Duration) -> String {
+    format!("{:.1}s", elapsed.as_secs_f64())
+}
+
+impl Progress {
+    /// A view on stderr.
+    pub fn new(title: &str) -> Progress {
+        let tty = std::io::stderr().is_terminal();
+        let progress = Progress {
+            multi: MultiProgress::new(),
+            tty,
+            current: None,
+            started: Instant::now(),
+        };
+        progress.line(&format!("▶ {title}"));
+        progress
+    }
+
+    fn line(&self, text: &str) {
+        if self.tty {
+            let _ = self.multi.println(text);
+        } else {
+            eprintln!("{text}");
+        }
+    }
+
+    fn start(&mut self, label: &str) {
+        self.finish("✔");
+        let bar = self.multi.add(ProgressBar::new_spinner());
+        bar.set_style(
+            ProgressStyle::with_template("  {spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_message(label.to_string());
+        bar.enable_steady_tick(Duration::from_millis(100));
+        self.current = Some(Step {
+            bar,
+            label: label.to_string(),
+            since: Instant::now(),
+        });
+    }
+
+    fn finish(&mut self, mark: &str) {
+        if let Some(step) = self.current.take() {
+            step.bar.finish_and_clear();
+            self.line(&format!(
+                "  {mark} {} ({})",
+                step.label,
+                seconds(step.since.elapsed())
+            ));
+        }
+    }
+
+    /// Applies one event; returns the preview URL on `complete`, or the reason on a
+    /// failure/cancel (`Err`), and `None` while the build runs.
+    pub fn event(&mut self, event: &Value) -> Option<Result<String, String>> {
+        let text = |field: &str| event[field].as_str().unwrap_or_default().to_string();
+        match event["type"].as_str().unwrap_or_default() {
+            "status" => self.start(&text("message")),
+            "plan_generated" => {
+                let tasks = event["plan"]["tasks"].as_array().map_or(0, Vec::len);
+                self.finish("✔");
+                self.line(&format!("  ✔ Plan: {tasks} tasks"));
+            }
+            "task_started" => self.start(&text("taskName")),
+            "task_completed" => {
+                let count = |f: &str| event["details"][f].as_array().map_or(0, Vec::len);
+                if let Some(step) = &mut self.current {
+                    step.label = format!(
+                        "{} (+{} new, {} changed)",
+                        step.label,
+                        count("filesCreated"),
+                        count("filesModified")
+                    );
+                }
+                self.finish("✔");
+            }
+            "build_progress" => {
+                if let (Some(step), Some(last)) = (
+                    &self.current,
+                    event["logs"]
+                        .as_array()
+                        .and_then(|l| l.last())
+                        .and_then(Value::as_str),
+                ) {
+                    let last: String = last.chars().take(60).collect();
+                    step.bar.set_message(format!("{}  {last}", step.label));
+                }
+            }
+            "task_failed" | "plan_failed" | "execute_failed" | "build_failed" | "deploy_failed" => {
+                self.finish("✖");
+                let reason = event["details"]["error"]
+                    .as_str()
+                    .or(event["error"].as_str())
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                self.line(&format!(
+                    "  ✖ {}: {reason}",
+                    event["type"].as_str().unwrap_or_default()
+                ));
+            }
+            "complete" => {
+                self.finish("✔");
+                self.line(&format!(
+                    "✔ {} (in {})",
+                    text("message"),
+                    seconds(self.started.elapsed())
+                ));
+                return Some(Ok(text("previewUrl")));
+            }
+            "failed" | "cancelled" => {
+                self.finish("✖");
+                self.line(&format!("✖ {}", text("message")));
+                return Some(Err(text("message")));
+            }
+            _ => {}
+        }
+        None
+    }
+}
