@@ -212,6 +212,7 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         "{html}"
     );
     eprintln!("todo app: prompt to preview in {took:?}");
+    in_chromium(&preview, false).await;
 
     // A follow-up starts from the parent's files and modifies them.
     let follow = stack
@@ -253,6 +254,31 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         html.contains("theme-toggle") && html.contains("new-todo"),
         "the old ones"
     );
+    in_chromium(&preview, true).await;
+}
+
+/// Drives the todo app at `preview` in Debian's headless Chromium (tests/browser/todo.mjs):
+/// add two todos, complete one, toggle dark mode, reload, all persisted; with `search`,
+/// the follow-up's search filters them.
+async fn in_chromium(preview: &str, search: bool) {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run scripts/setup"
+    );
+    let mut command = tokio::process::Command::new("node");
+    command.arg(dir.join("todo.mjs")).arg(preview);
+    if search {
+        command.arg("--search");
+    }
+    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
+        .await
+        .expect("the browser check finishes")
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "in Chromium:\n{report}");
+    eprintln!("in Chromium:\n{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
