@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use buildwire_runtime::nats::Nats;
 use buildwire_runtime::objects::{Artifacts, Bucket, Sources};
+use buildwire_runtime::signing::UrlSigner;
 use buildwire_runtime::stage::{Job, StageError, StageHandler};
 use buildwire_runtime::{Config, paths};
 use buildwire_schemas::events::{BuildPhase, BuildUpdate, Severity, StatusCode, StatusUpdate};
@@ -31,6 +32,8 @@ pub struct BuildStage {
     work_root: PathBuf,
     cache_dir: PathBuf,
     timeout: Duration,
+    signer: UrlSigner,
+    public_base: String,
 }
 
 impl BuildStage {
@@ -52,6 +55,8 @@ impl BuildStage {
             work_root,
             cache_dir,
             timeout: Duration::from_millis(config.build_timeout_ms),
+            signer: UrlSigner::from_config(config)?,
+            public_base: config.public_base(),
         })
     }
 }
@@ -127,6 +132,40 @@ impl BuildStage {
             next_offset,
             tail,
         })
+    }
+
+    /// Stores the full log in the `logs` bucket; answers its signed, expiring URL.
+    async fn store_log(&self, build_id: &str, full: FullLog) -> Result<String, StageError> {
+        let stored = full
+            .finish()
+            .map_err(|e| StageError::retryable("BUILD_LOG", e.to_string()))?;
+        let name = match stored.content_encoding {
+            Some("gzip") => format!("{build_id}/build.log.gz"),
+            _ => format!("{build_id}/build.log"),
+        };
+        self.logs.put(&name, &stored.bytes).await?;
+        let path = format!("/v1/builds/{build_id}/logs/build");
+        let now = chrono::Utc::now().timestamp();
+        Ok(format!(
+            "{}{path}?{}",
+            self.public_base,
+            self.signer.sign(&path, now)
+        ))
+    }
+
+    /// A failed step: its log is stored, and the error names the log's URL.
+    async fn failed(&self, build_id: &str, full: FullLog, error: StageError) -> StageError {
+        let url = match self.store_log(build_id, full).await {
+            Ok(url) => url,
+            Err(_) => return error,
+        };
+        match error {
+            StageError::Fatal { code, message } => StageError::Fatal {
+                code,
+                message: format!("{message}\nFull log: {url}"),
+            },
+            other => other,
+        }
     }
 
     /// Copies `dist/` into the artifacts bucket.
@@ -234,12 +273,8 @@ impl StageHandler for BuildStage {
             .step(job, BuildPhase::Dependencies, install, 0, &mut full)
             .await?;
         if !step.outcome.success() {
-            return Err(failure(
-                "NPM_INSTALL_FAILED",
-                "npm install",
-                &step,
-                self.timeout,
-            ));
+            let error = failure("NPM_INSTALL_FAILED", "npm install", &step, self.timeout);
+            return Err(self.failed(&build_id, full, error).await);
         }
 
         job.emit(status(StatusCode::Build, "Building application...", 60))
@@ -259,12 +294,8 @@ impl StageHandler for BuildStage {
             )
             .await?;
         if !step.outcome.success() {
-            return Err(failure(
-                "NPM_BUILD_FAILED",
-                "npm run build",
-                &step,
-                self.timeout,
-            ));
+            let error = failure("NPM_BUILD_FAILED", "npm run build", &step, self.timeout);
+            return Err(self.failed(&build_id, full, error).await);
         }
 
         job.emit(status(StatusCode::Optimize, "Optimizing assets...", 80))
@@ -272,23 +303,20 @@ impl StageHandler for BuildStage {
         let published = self
             .publish_dist(&build_id, &dir.path().join("dist"))
             .await?;
-        let stored = full
-            .finish()
-            .map_err(|e| StageError::retryable("BUILD_LOG", e.to_string()))?;
-        let name = match stored.content_encoding {
-            Some("gzip") => format!("{build_id}/build.log.gz"),
-            _ => format!("{build_id}/build.log"),
-        };
-        self.logs.put(&name, &stored.bytes).await?;
+        let build_log_url = self.store_log(&build_id, full).await?;
         job.emit(EventBody::BuildCompleted(BuildUpdate {
             logs: Some(vec![format!(
                 "built {published} files in {:.1}s",
                 started.elapsed().as_secs_f64()
             )]),
+            build_log_url: Some(build_log_url.clone()),
             ..phase_event(BuildPhase::Optimize, None)
         }))
         .await?;
-        let command = job.command.clone();
+        let mut command = job.command.clone();
+        command
+            .extra
+            .insert("buildLogUrl".into(), build_log_url.into());
         job.forward(Stage::Deploy, &command).await?;
         Ok(())
     }

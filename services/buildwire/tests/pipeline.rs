@@ -212,6 +212,56 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         "{html}"
     );
     eprintln!("todo app: prompt to preview in {took:?}");
+    // The full log behind a signed, expiring link; an altered link is refused.
+    let log_url = events.last().expect("complete")["buildLogUrl"]
+        .as_str()
+        .expect("complete carries the log URL")
+        .to_string();
+    let log = stack.http.get(&log_url).send().await.expect("log");
+    assert_eq!(log.status().as_u16(), 200);
+    let log = log.text().await.expect("text");
+    assert!(
+        log.contains("$ npm install") && log.contains("$ npm run build"),
+        "{log}"
+    );
+    let forged = log_url.replace("expires=", "expires=1");
+    assert_eq!(
+        stack
+            .http
+            .get(&forged)
+            .send()
+            .await
+            .expect("log")
+            .status()
+            .as_u16(),
+        403
+    );
+    let status: Value = stack
+        .http
+        .get(format!("{}/v1/builds/{id}", stack.base))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(status["status"], "completed");
+    assert_eq!(status["previewUrl"].as_str(), Some(preview.as_str()));
+    let fresh = status["buildLogUrl"]
+        .as_str()
+        .expect("status carries a log URL");
+    assert_eq!(
+        stack
+            .http
+            .get(fresh)
+            .send()
+            .await
+            .expect("log")
+            .status()
+            .as_u16(),
+        200
+    );
     in_chromium(&preview, false).await;
 
     // A follow-up starts from the parent's files and modifies them.

@@ -13,10 +13,10 @@ pub mod error;
 pub mod frame;
 pub mod history;
 pub mod hub;
+pub mod logs;
 pub mod metrics;
 pub mod preview;
 pub mod problem;
-pub mod secrets;
 pub mod sse;
 pub mod state;
 pub mod streams;
@@ -68,9 +68,11 @@ fn keys(config: &Config) -> Result<(auth::ServiceKeys, tokens::Keyring), EdgeErr
     let service_keys = match &config.service_keys {
         Some(keys) => keys.clone(),
         None => {
-            let key = secrets::load_or_create(&config.data_dir, "service-key", || {
-                format!("bwk_{}", secrets::random_hex(24))
-            })?;
+            let key = buildwire_runtime::secrets::load_or_create(
+                &config.data_dir,
+                "service-key",
+                || format!("bwk_{}", buildwire_runtime::secrets::random_hex(24)),
+            )?;
             tracing::warn!(
                 path = %config.data_dir.join("service-key").display(),
                 "BUILDWIRE_SERVICE_KEYS is unset: using the generated key in this file"
@@ -78,12 +80,7 @@ fn keys(config: &Config) -> Result<(auth::ServiceKeys, tokens::Keyring), EdgeErr
             key
         }
     };
-    let jwt_keys = match &config.jwt_keys {
-        Some(keys) => keys.clone(),
-        None => secrets::load_or_create(&config.data_dir, "jwt-keys", || {
-            format!("local:{}", secrets::random_hex(32))
-        })?,
-    };
+    let jwt_keys = buildwire_runtime::secrets::jwt_keys(config)?;
     let ttl = Duration::from_secs(config.token_ttl_secs);
     Ok((
         auth::ServiceKeys::parse(&service_keys)?,
@@ -132,6 +129,7 @@ pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
     Route::new()
         .at("/ws/builds/:id", get(ws::websocket))
         .at("/events/:id", get(sse::events))
+        .at("/v1/builds/:id/logs/build", get(logs::build_log))
         .at("/preview/:id", get(preview::root))
         .at("/preview/:id/*path", get(preview::file))
         .at("/openapi.json", spec)
@@ -150,6 +148,7 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<EdgeHandle, EdgeError> {
     let (service_keys, keyring) = keys(config)?;
+    let jwt_keys = buildwire_runtime::secrets::jwt_keys(config)?;
     let acceptor = TcpListener::bind(config.http_addr.as_str())
         .into_acceptor()
         .await?;
@@ -186,6 +185,8 @@ pub async fn start(
         idempotency: kv("idempotency").await?,
         cancels: kv("cancel").await?,
         artifacts: buildwire_runtime::objects::Artifacts::open(&nats).await?,
+        logs: buildwire_runtime::objects::Bucket::open(&nats, "logs").await?,
+        signer: buildwire_runtime::signing::UrlSigner::from_keyring(&jwt_keys)?,
         nats,
         keyring,
         service_keys,

@@ -30,6 +30,10 @@ pub struct EdgeState {
     pub cancels: kv::Store,
     /// Bucket `artifacts`: built previews (`/preview/{id}/...`).
     pub artifacts: buildwire_runtime::objects::Artifacts,
+    /// Bucket `logs`: full build logs.
+    pub logs: buildwire_runtime::objects::Bucket,
+    /// Checks (and mints) signed log URLs.
+    pub signer: buildwire_runtime::signing::UrlSigner,
     /// Where clients reach this service.
     pub urls: PublicUrls,
     /// Browser origins allowed to open streams (`WEBSOCKET_CORS_ORIGIN`); `None`: any.

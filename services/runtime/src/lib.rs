@@ -8,7 +8,9 @@ pub mod nats;
 pub mod objects;
 pub mod paths;
 pub mod publish;
+pub mod secrets;
 pub mod shutdown;
+pub mod signing;
 pub mod stage;
 pub mod telemetry;
 

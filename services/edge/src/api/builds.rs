@@ -233,5 +233,9 @@ pub async fn progress(state: &EdgeState, build_id: &str) -> Result<BuildProgress
     if let Some(last) = frames.last() {
         progress.last_seq = progress.last_seq.max(last.seq);
     }
+    // The URL in the events expired 15 minutes after the build; hand out a fresh one.
+    if progress.build_log_url.is_some() {
+        progress.build_log_url = Some(crate::logs::log_url(state, build_id));
+    }
     Ok(progress)
 }

@@ -37,3 +37,14 @@ pub fn load_or_create(
     writeln!(file, "{value}")?;
     Ok(value)
 }
+
+/// The build-token keyring text: `BUILDWIRE_JWT_KEYS`, else the one generated once under
+/// the data dir (shared by every service of a laptop stack).
+pub fn jwt_keys(config: &crate::Config) -> std::io::Result<String> {
+    match &config.jwt_keys {
+        Some(keys) => Ok(keys.clone()),
+        None => load_or_create(&config.data_dir, "jwt-keys", || {
+            format!("local:{}", random_hex(32))
+        }),
+    }
+}
