@@ -2,6 +2,8 @@
 //! through a real nats-server) turns prompts into previews with real npm; cancels stop
 //! npm; a hanging build is killed at its timeout.
 
+mod common;
+
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -469,27 +471,11 @@ async fn eventually_running(tag: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_starts_its_own_stack_and_ends_with_a_preview_that_answers() {
     let data = tempfile::tempdir().expect("tmp");
-    let mut demo = tokio::process::Command::new(env!("CARGO_BIN_EXE_buildwire"))
-        .args(["demo", "Create a notes app"])
-        .env_remove("NATS_URL")
-        .env_remove("BUILDWIRE_SERVICE_KEYS")
-        .env("BUILDWIRE_DATA_DIR", data.path())
-        .env("BUILDWIRE_HTTP_ADDR", "127.0.0.1:0")
-        .env(
-            "BUILDWIRE_NATS_SERVER",
-            buildwire_testkit::nats_server_binary(),
-        )
-        .stdout(Stdio::piped())
+    let mut demo = common::managed(&["demo", "Create a notes app"], data.path())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .expect("demo starts");
-    let mut stdout = BufReader::new(demo.stdout.take().expect("stdout")).lines();
-    let line = tokio::time::timeout(Duration::from_secs(240), stdout.next_line())
-        .await
-        .expect("a preview in time")
-        .expect("stdout")
-        .expect("a line");
+    let line = common::first_line(&mut demo, Duration::from_secs(240)).await;
     let preview = line
         .strip_prefix("Preview: ")
         .expect("the preview line")
@@ -498,15 +484,7 @@ async fn demo_starts_its_own_stack_and_ends_with_a_preview_that_answers() {
     let page = reqwest::get(&preview).await.expect("preview answers");
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.expect("html").contains("notes"));
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(demo.id().expect("pid")).expect("pid")),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .expect("signal");
-    let status = tokio::time::timeout(Duration::from_secs(20), demo.wait())
-        .await
-        .expect("demo stops")
-        .expect("status");
+    let status = common::stop(&mut demo).await;
     assert!(status.success(), "{status:?}");
     let mut stderr = String::new();
     tokio::io::AsyncReadExt::read_to_string(&mut demo.stderr.take().expect("stderr"), &mut stderr)

@@ -2,9 +2,9 @@
 //! applies the definitions, serves the edge (`buildwire ready http://...`), and stops the
 //! server when it exits.
 
-use std::{process::Stdio, time::Duration};
+mod common;
 
-use tokio::io::{AsyncBufReadExt, BufReader};
+use std::time::Duration;
 
 /// Pids of nats-server processes whose command line names `dir`.
 fn servers_under(dir: &std::path::Path) -> Vec<i32> {
@@ -36,25 +36,10 @@ async fn get(addr: &str, path: &str) -> String {
 #[tokio::test]
 async fn up_manages_its_own_nats_server() {
     let data = tempfile::tempdir().expect("tmp");
-    let mut up = tokio::process::Command::new(env!("CARGO_BIN_EXE_buildwire"))
-        .arg("up")
-        .env_remove("NATS_URL")
-        .env("BUILDWIRE_DATA_DIR", data.path())
-        .env("BUILDWIRE_HTTP_ADDR", "127.0.0.1:0")
-        .env(
-            "BUILDWIRE_NATS_SERVER",
-            buildwire_testkit::nats_server_binary(),
-        )
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
+    let mut up = common::managed(&["up"], data.path())
         .spawn()
         .expect("buildwire up starts");
-    let mut lines = BufReader::new(up.stdout.take().expect("stdout")).lines();
-    let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-        .await
-        .expect("up gets ready")
-        .expect("stdout readable")
-        .expect("a line");
+    let line = common::first_line(&mut up, Duration::from_secs(30)).await;
     let url = line
         .strip_prefix("buildwire ready http://")
         .expect("announces where it serves")
@@ -74,15 +59,7 @@ async fn up_manages_its_own_nats_server() {
     let servers = servers_under(data.path());
     assert_eq!(servers.len(), 1, "one managed server");
 
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(i32::try_from(up.id().expect("pid")).expect("pid")),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .expect("signal");
-    let status = tokio::time::timeout(Duration::from_secs(10), up.wait())
-        .await
-        .expect("up exits")
-        .expect("status");
+    let status = common::stop(&mut up).await;
     assert!(status.success(), "{status:?}");
     assert!(
         servers_under(data.path()).is_empty(),
