@@ -53,6 +53,18 @@ impl Frame {
         }
     }
 
+    /// A frame of an event read from the database (history JetStream no longer holds).
+    pub fn from_event(event: Event) -> Frame {
+        let json = serde_json::to_string(&event).unwrap_or_default();
+        Frame {
+            seq: event.seq,
+            prev: None,
+            stored_at: None,
+            event: Some(event),
+            json: json.into(),
+        }
+    }
+
     /// Whether clients get this frame (it decoded into an event).
     pub fn is_sendable(&self) -> bool {
         self.event.is_some()
