@@ -49,6 +49,10 @@ enum Command {
     Build,
     /// Runs the deploy stage: artifacts -> preview URL.
     Deploy,
+    /// Runs the record service: every event into the database (build_events, build_progress).
+    Record,
+    /// Applies the database migrations (DATABASE_URL, else SQLite under the data dir).
+    Migrate,
     /// Prints the OpenAPI document of the HTTP API (as served at /openapi.json).
     Openapi,
     /// Prints build events as they are stored: one build (with its history) or all new ones.
@@ -92,6 +96,8 @@ async fn main() -> ExitCode {
         Command::Deploy => stages::serve(config, Stage::Deploy)
             .await
             .map_err(|e| e as _),
+        Command::Record => stages::serve_record(config).await.map_err(|e| e as _),
+        Command::Migrate => stages::migrate(config).await.map_err(|e| e as _),
         Command::Openapi => {
             println!("{}", buildwire_edge::api::service().spec());
             Ok(())

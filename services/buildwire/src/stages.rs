@@ -60,6 +60,45 @@ pub async fn run(
     Ok(())
 }
 
+/// The database (`DATABASE_URL`, else SQLite under the data dir), migrated.
+pub async fn database(config: &Config) -> Result<buildwire_record::Store, Failure> {
+    let url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => buildwire_record::store::default_url(&std::path::absolute(&config.data_dir)?),
+    };
+    let store = buildwire_record::Store::connect(&url).await?;
+    store.migrate().await?;
+    Ok(store)
+}
+
+/// Runs the record service (events -> database) until `stop`.
+pub async fn record(config: Config, nats: Nats, stop: CancellationToken) -> Result<(), Failure> {
+    let store = database(&config).await?;
+    buildwire_record::recorder::run(nats, store, stop).await?;
+    Ok(())
+}
+
+/// `buildwire record`: connects, applies the definitions and migrations, records until
+/// SIGTERM.
+pub async fn serve_record(config: Config) -> Result<(), Failure> {
+    let stop = buildwire_runtime::shutdown::on_signal();
+    let nats = Nats::setup(&config, "buildwire-record").await?;
+    record(config, nats, stop).await
+}
+
+/// `buildwire migrate`: applies the migrations and says where.
+pub async fn migrate(config: Config) -> Result<(), Failure> {
+    database(&config).await?;
+    println!(
+        "buildwire migrate: {} is up to date",
+        config
+            .database_url
+            .as_deref()
+            .map_or("the SQLite database under the data dir", |_| "DATABASE_URL")
+    );
+    Ok(())
+}
+
 /// `buildwire <stage>`: connects, applies the definitions, runs the stage until SIGTERM.
 pub async fn serve(config: Config, which: Stage) -> Result<(), Failure> {
     let stop = buildwire_runtime::shutdown::on_signal();

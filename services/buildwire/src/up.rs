@@ -1,4 +1,4 @@
-//! `buildwire up`: the laptop stack in one process (edge + every stage). Services still
+//! `buildwire up`: the laptop stack in one process (edge, every stage, the recorder). Services still
 //! talk only through NATS; with `NATS_URL` unset a managed nats-server runs under the data
 //! dir and stops with us. `demo` runs the same [`Stack`].
 
@@ -22,7 +22,7 @@ pub struct Stack {
     pub config: Config,
     /// Fires on SIGTERM/Ctrl-C; cancel it to stop the stack.
     pub stop: CancellationToken,
-    services: JoinSet<(Stage, Result<(), Failure>)>,
+    services: JoinSet<(String, Result<(), Failure>)>,
     managed: Option<ManagedServer>,
 }
 
@@ -46,9 +46,17 @@ impl Stack {
         let mut services = JoinSet::new();
         for stage in Stage::ALL {
             let (config, nats, stop) = (config.clone(), nats.clone(), stop.clone());
-            services
-                .spawn(async move { (stage, crate::stages::run(config, nats, stage, stop).await) });
+            services.spawn(async move {
+                let ended = crate::stages::run(config, nats, stage, stop).await;
+                (format!("{stage} stage"), ended)
+            });
         }
+        let (recorder_config, recorder_nats, recorder_stop) =
+            (config.clone(), nats.clone(), stop.clone());
+        services.spawn(async move {
+            let ended = crate::stages::record(recorder_config, recorder_nats, recorder_stop).await;
+            ("record service".to_string(), ended)
+        });
         tracing::info!(
             nats = %config.nats_url_or_default(),
             managed = managed.is_some(),
@@ -71,8 +79,8 @@ impl Stack {
         tokio::select! {
             _ = self.stop.cancelled() => {}
             Some(ended) = self.services.join_next() => {
-                if let Ok((stage, Err(err))) = ended {
-                    failure = Some(format!("{stage} stage: {err}"));
+                if let Ok((service, Err(err))) = ended {
+                    failure = Some(format!("{service}: {err}"));
                 }
                 self.stop.cancel();
             }

@@ -141,6 +141,27 @@ pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
         .catch_all_error(problem::to_problem)
 }
 
+/// The database (`DATABASE_URL`, else SQLite under the data dir), migrated. The edge serves
+/// from JetStream alone when it is unreachable at start.
+async fn open_store(config: &Config) -> Option<buildwire_record::Store> {
+    let url = match &config.database_url {
+        Some(url) => url.clone(),
+        None => buildwire_record::store::default_url(&std::path::absolute(&config.data_dir).ok()?),
+    };
+    let opened = async {
+        let store = buildwire_record::Store::connect(&url).await?;
+        store.migrate().await?;
+        Ok::<_, buildwire_record::RecordError>(store)
+    };
+    match opened.await {
+        Ok(store) => Some(store),
+        Err(err) => {
+            tracing::warn!(%err, "database unavailable: status and history come from JetStream only");
+            None
+        }
+    }
+}
+
 /// Binds `config.http_addr` and serves until `shutdown` fires.
 pub async fn start(
     config: &Config,
@@ -174,6 +195,7 @@ pub async fn start(
     };
     let metrics = metrics::Metrics::new();
     let history = history::History::new(nats.client.clone());
+    let store = open_store(config).await;
     let state = Arc::new(EdgeState {
         publisher: Publisher::new(nats.js.clone()),
         hub: hub::Hub::new(
@@ -181,7 +203,9 @@ pub async fn start(
             history,
             nats.resyncs.clone(),
             metrics.clone(),
+            store.clone(),
         ),
+        store,
         idempotency: kv("idempotency").await?,
         cancels: kv("cancel").await?,
         artifacts: buildwire_runtime::objects::Artifacts::open(&nats).await?,

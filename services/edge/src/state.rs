@@ -18,6 +18,8 @@ pub struct EdgeState {
     pub publisher: Publisher,
     /// Live fan-out.
     pub hub: Hub,
+    /// The database (recorded events and progress), when reachable at start.
+    pub store: Option<buildwire_record::Store>,
     /// Build-token keys.
     pub keyring: Keyring,
     /// Main-app keys.

@@ -21,7 +21,7 @@ pub const KEYS: &str = "k1:0123456789abcdef0123456789abcdef";
 pub struct Node {
     pub edge: EdgeHandle,
     pub stop: CancellationToken,
-    _data: tempfile::TempDir,
+    pub data: tempfile::TempDir,
 }
 
 impl Node {
@@ -52,11 +52,7 @@ impl Node {
         let edge = buildwire_edge::start(&config, nats, stop.clone())
             .await
             .expect("edge starts");
-        Node {
-            edge,
-            stop,
-            _data: data,
-        }
+        Node { edge, stop, data }
     }
 
     pub fn http(&self) -> String {

@@ -104,27 +104,8 @@ impl BuildsApi {
         if !(1..=MAX_BATCH).contains(&limit) {
             return Err(ApiError::invalid("INVALID_LIMIT", "limit must be 1-1000").into());
         }
-        let page = state
-            .hub
-            .history()
-            .after(&id.0, after.0.unwrap_or(0), limit)
-            .await
-            .map_err(ApiError::from)?;
-        if page.frames.is_empty()
-            && state
-                .hub
-                .history()
-                .first(&id.0)
-                .await
-                .map_err(ApiError::from)?
-                .is_none()
-        {
-            return Err(ApiError::unknown_build(&id.0).into());
-        }
-        Ok(Json(EventsPage {
-            has_more: page.pending > 0,
-            events: page.frames.into_iter().filter_map(|f| f.event).collect(),
-        }))
+        let (events, has_more) = events_page(&state, &id.0, after.0.unwrap_or(0), limit).await?;
+        Ok(Json(EventsPage { events, has_more }))
     }
 
     /// Cancel a build.
@@ -221,9 +202,61 @@ impl BuildsApi {
     }
 }
 
-/// A build's progress folded from its stored events (404 when none).
+/// A page of history: the database's recorded events, topped up from JetStream when the
+/// recorder is behind (or the database is away). 404 when neither knows the build.
+pub async fn events_page(
+    state: &EdgeState,
+    build_id: &str,
+    after: u64,
+    limit: usize,
+) -> Result<(Vec<Event>, bool), ApiError> {
+    let mut events = Vec::new();
+    if let Some(store) = &state.store {
+        match store.events_after(build_id, after, limit as u64).await {
+            Ok((recorded, true)) => return Ok((recorded, true)),
+            Ok((recorded, false)) => events = recorded,
+            Err(err) => {
+                tracing::warn!(%build_id, %err, "database unavailable: history from JetStream")
+            }
+        }
+    }
+    let cursor = events.last().map_or(after, |e| e.seq);
+    let page = state
+        .hub
+        .history()
+        .after(build_id, cursor, limit - events.len().min(limit - 1))
+        .await?;
+    let has_more = page.pending > 0 || events.len() + page.frames.len() > limit;
+    events.extend(page.frames.into_iter().filter_map(|f| f.event));
+    events.truncate(limit);
+    if events.is_empty() && after == 0 && state.hub.history().first(build_id).await?.is_none() {
+        return Err(ApiError::unknown_build(build_id));
+    }
+    Ok((events, has_more))
+}
+
+/// A build's progress: the recorded row, else folded from its stored events (404 when
+/// neither exists).
 pub async fn progress(state: &EdgeState, build_id: &str) -> Result<BuildProgress, ApiError> {
     validate::build_id(build_id)?;
+    if let Some(store) = &state.store {
+        match store.progress(build_id).await {
+            Ok(Some(mut progress)) => {
+                // Prefer JetStream when the recorder has not caught up yet.
+                let newest = state.hub.history().last(build_id).await?;
+                if newest.is_none_or(|frame| frame.seq <= progress.last_seq) {
+                    if progress.build_log_url.is_some() {
+                        progress.build_log_url = Some(crate::logs::log_url(state, build_id));
+                    }
+                    return Ok(progress);
+                }
+            }
+            Ok(None) => {}
+            Err(err) => {
+                tracing::warn!(%build_id, %err, "database unavailable: progress from JetStream")
+            }
+        }
+    }
     let frames = state.hub.history().all_after(build_id, 0).await?;
     if frames.is_empty() {
         return Err(ApiError::unknown_build(build_id));

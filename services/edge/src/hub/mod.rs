@@ -32,6 +32,7 @@ pub(crate) struct HubShared {
     history: History,
     resyncs: watch::Receiver<u64>,
     metrics: Metrics,
+    store: Option<buildwire_record::Store>,
     feeds: Mutex<HashMap<String, Weak<Feed>>>,
     next_feed: AtomicU64,
 }
@@ -52,13 +53,14 @@ impl HubShared {
 }
 
 impl Hub {
-    /// A hub over `client` (core subscriptions), `history` (Direct Get) and `resyncs`
-    /// (NATS reconnects, after which every feed refetches).
+    /// A hub over `client` (core subscriptions), `history` (Direct Get), `resyncs`
+    /// (NATS reconnects, after which every feed refetches) and `store` (recorded history).
     pub fn new(
         client: Client,
         history: History,
         resyncs: watch::Receiver<u64>,
         metrics: Metrics,
+        store: Option<buildwire_record::Store>,
     ) -> Hub {
         Hub {
             shared: Arc::new(HubShared {
@@ -66,6 +68,7 @@ impl Hub {
                 history,
                 resyncs,
                 metrics,
+                store,
                 feeds: Mutex::new(HashMap::new()),
                 next_feed: AtomicU64::new(1),
             }),
@@ -75,6 +78,11 @@ impl Hub {
     /// The history reader the hub uses.
     pub fn history(&self) -> &History {
         &self.shared.history
+    }
+
+    /// The database, for history JetStream no longer holds.
+    pub fn store(&self) -> Option<&buildwire_record::Store> {
+        self.shared.store.as_ref()
     }
 
     /// Builds with a live subscription on this node.

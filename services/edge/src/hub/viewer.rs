@@ -61,6 +61,12 @@ pub struct Viewer {
     backlog: VecDeque<Arc<Frame>>,
     catching_up: bool,
     finished: bool,
+    store: Option<buildwire_record::Store>,
+    /// Read history from the database while the cursor is below this sequence (the
+    /// first one JetStream still holds).
+    db_until: Option<u64>,
+    /// The first sequence of the build JetStream held when the viewer opened.
+    first_stored: Option<u64>,
 }
 
 impl Viewer {
@@ -72,31 +78,71 @@ impl Viewer {
     ) -> Result<(Viewer, Greeting), OpenError> {
         let feed = hub.feed(build_id).await?;
         let history = hub.history().clone();
-        let last = history
-            .last(build_id)
-            .await?
+        let store = hub.store().cloned();
+        let last = history.last(build_id).await?;
+        let first_stored = match &last {
+            Some(_) => history.first(build_id).await?.map(|(frame, _)| frame.seq),
+            None => None,
+        };
+        // The database has what JetStream no longer holds (age limit, purges).
+        let recorded = match &store {
+            Some(store) => store.progress(build_id).await.unwrap_or_else(|err| {
+                tracing::warn!(%build_id, %err, "database unavailable for stream history");
+                None
+            }),
+            None => None,
+        };
+        let last_seq = last
+            .as_ref()
+            .map(|f| f.seq)
+            .max(recorded.as_ref().map(|p| p.last_seq))
             .ok_or_else(|| OpenError::UnknownBuild(build_id.to_string()))?;
+        let terminal = match &last {
+            Some(frame) if frame.seq >= last_seq => frame.is_terminal(),
+            _ => recorded.as_ref().is_some_and(|p| p.status.is_terminal()),
+        };
+        let js_missing_start = first_stored.is_none_or(|first| after + 1 < first);
+        let mut db_until = None;
+        if js_missing_start
+            && after < last_seq
+            && let Some(store) = &store
+        {
+            let until = first_stored.unwrap_or(u64::MAX);
+            let (events, _) = store
+                .events_after(build_id, after, 1)
+                .await
+                .map_err(|e| HistoryError::Unavailable(e.to_string()))?;
+            if events.first().is_some_and(|e| e.seq < until) {
+                db_until = Some(until);
+            }
+        }
         // Deletion in EVENTS is from the front (age, purges), so the cursor's own message
         // still being stored means everything after it is too.
-        let recovered = after == 0 || after >= last.seq || history.holds(build_id, after).await?;
+        let recovered = after == 0
+            || after >= last_seq
+            || db_until.is_some()
+            || history.holds(build_id, after).await?;
         let (cursor, snapshot) = if recovered {
             (after, None)
         } else {
             let frames = history.all_after(build_id, 0).await?;
             let events = frames.iter().filter_map(|f| f.event.as_ref());
-            let mut progress = BuildProgress::from_events(build_id, events);
-            progress.last_seq = progress.last_seq.max(last.seq);
+            let mut progress = match &recorded {
+                Some(progress) => progress.clone(),
+                None => BuildProgress::from_events(build_id, events),
+            };
+            progress.last_seq = progress.last_seq.max(last_seq);
             (progress.last_seq, Some(progress))
         };
-        let finished = last.is_terminal() && cursor >= last.seq;
+        let finished = terminal && cursor >= last_seq;
         let greeting = Greeting {
-            last_seq: last.seq,
+            last_seq,
             recovered,
             snapshot,
             finished,
             request_id: last
-                .event
                 .as_ref()
+                .and_then(|f| f.event.as_ref())
                 .map(|e| e.request_id.clone())
                 .unwrap_or_default(),
         };
@@ -109,6 +155,9 @@ impl Viewer {
             backlog: VecDeque::new(),
             catching_up: true,
             finished,
+            store,
+            db_until,
+            first_stored,
         };
         Ok((viewer, greeting))
     }
@@ -129,6 +178,12 @@ impl Viewer {
         self.backlog.clear();
         self.catching_up = true;
         self.finished = false;
+        // A resume below what JetStream holds reads the database first again.
+        self.db_until = self
+            .store
+            .as_ref()
+            .and(self.first_stored)
+            .filter(|first| after + 1 < *first);
     }
 
     /// The next thing to send. Cancel-safe between awaits: a frame is only consumed when
@@ -176,6 +231,25 @@ impl Viewer {
     /// live queue starts empty.
     async fn catch_up_page(&mut self) -> Result<(), HistoryError> {
         let build_id = self.feed.build_id().to_string();
+        if let (Some(until), Some(store)) = (self.db_until, &self.store)
+            && self.sent + 1 < until
+        {
+            let (events, _) = store
+                .events_after(&build_id, self.sent, PAGE as u64)
+                .await
+                .map_err(|e| HistoryError::Unavailable(e.to_string()))?;
+            let frames: Vec<Arc<Frame>> = events
+                .into_iter()
+                .filter(|e| e.seq < until)
+                .map(|e| Arc::new(Frame::from_event(e)))
+                .collect();
+            if frames.is_empty() {
+                self.db_until = None;
+            }
+            self.backlog.extend(frames);
+            return Ok(());
+        }
+        self.db_until = None;
         let page = self.history.after(&build_id, self.sent, PAGE).await?;
         let end = page.frames.last().map_or(self.sent, |f| f.seq);
         let mut more = page.pending > 0;

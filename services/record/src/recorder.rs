@@ -1,0 +1,216 @@
+//! The recorder loop: pulls every event from the durable `record` consumer on `EVENTS`,
+//! stores it with [`Store::record`], and acks only once it is committed. While the
+//! database is down it holds the current event (in-progress acks keep it from being
+//! redelivered) and retries with capped exponential backoff, one event at a time, so
+//! nothing is lost or reordered and it catches up when the database returns.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
+use buildwire_runtime::nats::Nats;
+use buildwire_schemas::{Event, subjects};
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use crate::{RecordError, Store};
+
+/// The stream the events are stored on.
+pub const STREAM: &str = "EVENTS";
+/// The durable consumer the recorder pulls from (`nats/consumers/EVENTS/record.json`).
+pub const CONSUMER: &str = "record";
+
+/// Messages asked for per pull.
+const BATCH: usize = 64;
+/// How long one pull waits (also the longest delay before an idle loop sees shutdown).
+const PULL_WAIT: Duration = Duration::from_secs(2);
+/// First retry delay while the database is unavailable.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Longest retry delay while the database is unavailable.
+const MAX_BACKOFF: Duration = Duration::from_secs(3);
+
+/// Records events until `shutdown`; returns an error only when the consumer cannot be
+/// found (the definitions were not applied). On shutdown the event in hand, and any
+/// already delivered, are handed back (nak) so the next recorder takes them at once.
+pub async fn run(nats: Nats, store: Store, shutdown: CancellationToken) -> Result<(), RecordError> {
+    let consumer: PullConsumer = nats
+        .js
+        .get_stream(STREAM)
+        .await
+        .map_err(|e| RecordError::Nats(format!("stream {STREAM}: {e}")))?
+        .get_consumer(CONSUMER)
+        .await
+        .map_err(|e| RecordError::Nats(format!("consumer {STREAM}/{CONSUMER}: {e}")))?;
+    let ack_wait = consumer.cached_info().config.ack_wait;
+    let keep_alive_every = (ack_wait / 3).max(Duration::from_millis(100));
+    tracing::info!(?ack_wait, "recorder started");
+
+    'pulls: while !shutdown.is_cancelled() {
+        let pulled = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            pulled = consumer.batch().max_messages(BATCH).expires(PULL_WAIT).messages() => pulled,
+        };
+        let mut batch = match pulled {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::warn!(%err, "pull failed; retrying");
+                pause(&shutdown, Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        loop {
+            let next = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => {
+                    hand_back(&mut batch).await;
+                    break 'pulls;
+                }
+                next = batch.next() => next,
+            };
+            match next {
+                None => break,
+                Some(Err(err)) => tracing::debug!(%err, "pull ended"),
+                Some(Ok(message)) => {
+                    if !handle(&store, &message, keep_alive_every, &shutdown).await {
+                        hand_back(&mut batch).await;
+                        break 'pulls;
+                    }
+                }
+            }
+        }
+    }
+    if let Err(err) = nats.client.flush().await {
+        tracing::warn!(%err, "flush before exit failed");
+    }
+    tracing::info!("recorder stopped");
+    Ok(())
+}
+
+/// Records one delivery and acks it. Returns false when shutdown interrupted it (the
+/// message was handed back).
+async fn handle(
+    store: &Store,
+    message: &jetstream::Message,
+    keep_alive_every: Duration,
+    shutdown: &CancellationToken,
+) -> bool {
+    let event = match decode(message) {
+        Ok(event) => event,
+        Err(reason) => {
+            tracing::warn!(subject = %message.subject, %reason, "not a build event: dropped");
+            ack(message, AckKind::Term).await;
+            return true;
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = store_until_done(store, &event, shutdown) => outcome,
+        () = keep_alive(message, keep_alive_every) => Outcome::Interrupted,
+    };
+    match outcome {
+        Outcome::Stored => ack(message, AckKind::Ack).await,
+        Outcome::Dropped => ack(message, AckKind::Term).await,
+        Outcome::Interrupted => ack(message, AckKind::Nak(None)).await,
+    }
+    !matches!(outcome, Outcome::Interrupted)
+}
+
+/// How one event's recording ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    /// Committed (or already stored).
+    Stored,
+    /// Bad data: it can never be stored.
+    Dropped,
+    /// Shutdown came while the database was unavailable.
+    Interrupted,
+}
+
+/// Records `event`, retrying with capped exponential backoff while the database is
+/// unavailable, until it is stored, proves to be bad data, or shutdown.
+async fn store_until_done(store: &Store, event: &Event, shutdown: &CancellationToken) -> Outcome {
+    let mut delay = FIRST_BACKOFF;
+    let mut attempt = 1u32;
+    loop {
+        match store.record(event).await {
+            Ok(recorded) => {
+                tracing::debug!(build_id = %event.build_id, seq = event.seq, inserted = recorded.inserted, "recorded");
+                return Outcome::Stored;
+            }
+            Err(err) if err.is_bad_data() => {
+                tracing::error!(build_id = %event.build_id, seq = event.seq, %err, "event cannot be stored: dropped");
+                return Outcome::Dropped;
+            }
+            Err(err) => {
+                tracing::warn!(build_id = %event.build_id, seq = event.seq, %err, attempt, ?delay, "database unavailable; retrying");
+                if !pause(shutdown, delay).await {
+                    return Outcome::Interrupted;
+                }
+                delay = (delay * 2).min(MAX_BACKOFF);
+                attempt = attempt.saturating_add(1);
+            }
+        }
+    }
+}
+
+/// Tells the server, every `every`, that the message is still being worked on, so it is
+/// not redelivered while the database is slow or down. Never returns.
+async fn keep_alive(message: &jetstream::Message, every: Duration) {
+    let mut ticker = tokio::time::interval(every);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        if let Err(err) = message.ack_with(AckKind::Progress).await {
+            tracing::warn!(%err, "in-progress ack failed");
+        }
+    }
+}
+
+/// The event a message carries, its `seq` set from the stream sequence.
+fn decode(message: &jetstream::Message) -> Result<Event, String> {
+    let info = message
+        .info()
+        .map_err(|e| format!("no JetStream metadata: {e}"))?;
+    let mut event: Event =
+        serde_json::from_slice(&message.payload).map_err(|e| format!("invalid event: {e}"))?;
+    let subject_build = subjects::build_id_of(&message.subject).unwrap_or_default();
+    if subject_build != event.build_id {
+        return Err(format!(
+            "event of build {:?} on the subject of {subject_build:?}",
+            event.build_id
+        ));
+    }
+    event.seq = info.stream_sequence;
+    Ok(event)
+}
+
+/// Naks what is left of a pull (already delivered to this process) so the next recorder
+/// gets it without waiting out the ack wait.
+async fn hand_back(batch: &mut jetstream::consumer::pull::Batch) {
+    while let Ok(Some(next)) = tokio::time::timeout(Duration::from_millis(50), batch.next()).await {
+        if let Ok(message) = next {
+            ack(&message, AckKind::Nak(None)).await;
+        }
+    }
+}
+
+/// Sleeps `delay`; false if `shutdown` came first.
+async fn pause(shutdown: &CancellationToken, delay: Duration) -> bool {
+    tokio::select! {
+        _ = shutdown.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
+    }
+}
+
+/// Acks (or naks, terms) with the server's confirmation, retried briefly: a lost ack only
+/// means a redelivery, which the store skips as a duplicate.
+async fn ack(message: &jetstream::Message, kind: AckKind) {
+    for attempt in 1..=5u64 {
+        match message.double_ack_with(kind).await {
+            Ok(()) => return,
+            Err(err) => {
+                tracing::warn!(%err, attempt, "ack failed");
+                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+            }
+        }
+    }
+}
