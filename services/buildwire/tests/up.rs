@@ -66,3 +66,34 @@ async fn up_manages_its_own_nats_server() {
         "the managed server stopped with up"
     );
 }
+
+#[tokio::test]
+async fn migrate_prepares_the_database_and_refuses_a_bad_url() {
+    let data = tempfile::tempdir().expect("tmp");
+    let run = |url: Option<String>| {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_buildwire"));
+        command
+            .arg("migrate")
+            .env("BUILDWIRE_DATA_DIR", data.path());
+        match url {
+            Some(url) => command.env("DATABASE_URL", url),
+            None => command.env_remove("DATABASE_URL"),
+        };
+        command.output()
+    };
+    let output = run(None).await.expect("runs");
+    assert!(output.status.success(), "{output:?}");
+    assert!(
+        data.path().join("buildwire.db").is_file(),
+        "SQLite under the data dir"
+    );
+    let again = run(None).await.expect("runs");
+    assert!(again.status.success(), "migrating twice is harmless");
+    let bad = run(Some("mysql://nope".into())).await.expect("runs");
+    assert!(!bad.status.success());
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("mysql://nope") || stderr.contains("URL"),
+        "{stderr}"
+    );
+}
