@@ -11,6 +11,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod frame;
+pub mod guard;
 pub mod history;
 pub mod hub;
 pub mod logs;
@@ -206,6 +207,11 @@ pub async fn start(
             store.clone(),
         ),
         store,
+        guards: guard::Guards::new(
+            config,
+            buildwire_runtime::breaker::Breaker::open(&nats).await,
+            metrics.clone(),
+        ),
         idempotency: kv("idempotency").await?,
         cancels: kv("cancel").await?,
         artifacts: buildwire_runtime::objects::Artifacts::open(&nats).await?,

@@ -31,6 +31,13 @@ pub struct ReasonLabel {
     pub reason: &'static str,
 }
 
+/// `scope="user"|"global"|"connect"|"viewers_build"|"viewers_user"`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ScopeLabel {
+    /// Which limit refused.
+    pub scope: &'static str,
+}
+
 /// Every metric of one edge node.
 #[derive(Clone)]
 pub struct Metrics {
@@ -53,6 +60,10 @@ pub struct Metrics {
     pub feeds: Gauge,
     /// Builds accepted by `POST /v1/builds` and `POST /build-preview`.
     pub builds_submitted: Counter,
+    /// Refusals by rate limits and stream quotas, by scope.
+    pub rate_limited: Family<ScopeLabel, Counter>,
+    /// Submissions refused because the user's circuit was open.
+    pub circuit_open_refusals: Counter,
 }
 
 impl Default for Metrics {
@@ -76,6 +87,8 @@ impl Metrics {
             refetches: Family::default(),
             feeds: Gauge::default(),
             builds_submitted: Counter::default(),
+            rate_limited: Family::default(),
+            circuit_open_refusals: Counter::default(),
         };
         registry.register(
             "connections",
@@ -121,6 +134,16 @@ impl Metrics {
             "builds_submitted",
             "Builds accepted by the API",
             metrics.builds_submitted.clone(),
+        );
+        registry.register(
+            "rate_limited",
+            "Refusals by rate limits and stream quotas, by scope",
+            metrics.rate_limited.clone(),
+        );
+        registry.register(
+            "circuit_open_refusals",
+            "Submissions refused because the user's circuit was open (breaker trips seen)",
+            metrics.circuit_open_refusals.clone(),
         );
         Metrics {
             registry: Arc::new(registry),

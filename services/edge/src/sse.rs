@@ -44,7 +44,7 @@ pub async fn events(
         })?,
         _ => query.after.unwrap_or(0),
     };
-    let (viewer, greeting) = streams::open(state, req, &build_id, &query, after).await?;
+    let (viewer, greeting, ticket) = streams::open(state, req, &build_id, &query, after).await?;
     if greeting.finished {
         return Ok(Response::builder().status(StatusCode::NO_CONTENT).finish());
     }
@@ -58,6 +58,7 @@ pub async fn events(
         opening: Some(greeting),
         done: false,
         _open: ConnectionGuard::open(&state.metrics, "sse"),
+        _ticket: ticket,
     };
     let body = futures::stream::unfold(stream, |mut stream| async move {
         let chunk = stream.next_chunk().await?;
@@ -77,6 +78,7 @@ struct SseStream {
     opening: Option<Greeting>,
     done: bool,
     _open: ConnectionGuard,
+    _ticket: crate::guard::ViewerTicket,
 }
 
 fn data(seq: u64, json: &str) -> Bytes {

@@ -20,6 +20,8 @@ pub struct EdgeState {
     pub hub: Hub,
     /// The database (recorded events and progress), when reachable at start.
     pub store: Option<buildwire_record::Store>,
+    /// Rate limits, circuit breaker, stream quotas.
+    pub guards: crate::guard::Guards,
     /// Build-token keys.
     pub keyring: Keyring,
     /// Main-app keys.

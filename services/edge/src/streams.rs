@@ -5,6 +5,7 @@ use poem::Request;
 use serde::Deserialize;
 
 use crate::api::validate;
+use crate::guard::ViewerTicket;
 use crate::hub::viewer::OpenError;
 use crate::hub::{Greeting, Viewer};
 use crate::problem::ApiError;
@@ -32,14 +33,15 @@ pub fn token<'a>(req: &'a Request, query: &'a StreamQuery) -> &'a str {
         .trim()
 }
 
-/// Checks the build id, the browser origin and the token, then opens the viewer.
+/// Checks the build id, the browser origin, the token and the quotas, then opens the
+/// viewer; the ticket holds the stream's place in the quotas.
 pub async fn open(
     state: &EdgeState,
     req: &Request,
     build_id: &str,
     query: &StreamQuery,
     after: u64,
-) -> Result<(Viewer, Greeting), ApiError> {
+) -> Result<(Viewer, Greeting, ViewerTicket), ApiError> {
     validate::build_id(build_id)?;
     if !state.origin_allowed(req.header("Origin")) {
         return Err(ApiError::new(
@@ -48,11 +50,14 @@ pub async fn open(
             "this origin is not in WEBSOCKET_CORS_ORIGIN",
         ));
     }
-    state.keyring.verify(token(req, query), build_id)?;
-    Viewer::open(&state.hub, build_id, after)
+    let claims = state.keyring.verify(token(req, query), build_id)?;
+    let address = req.remote_addr().as_socket_addr().map(|a| a.ip());
+    let ticket = state.guards.viewer(address, build_id, &claims.uid)?;
+    let (viewer, greeting) = Viewer::open(&state.hub, build_id, after)
         .await
         .map_err(|err| match err {
             OpenError::UnknownBuild(id) => ApiError::unknown_build(&id),
             OpenError::History(err) => err.into(),
-        })
+        })?;
+    Ok((viewer, greeting, ticket))
 }

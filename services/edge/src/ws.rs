@@ -44,14 +44,15 @@ pub async fn websocket(
     Data(state): Data<&Arc<EdgeState>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let after = query.after.unwrap_or(0);
-    let (viewer, greeting) = streams::open(state, req, &build_id, &query, after).await?;
+    let (viewer, greeting, ticket) = streams::open(state, req, &build_id, &query, after).await?;
     let state = state.clone();
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME));
-    Ok(ws
-        .config(config)
-        .on_upgrade(move |socket| Session::run(socket, state, viewer, greeting)))
+    Ok(ws.config(config).on_upgrade(move |socket| async move {
+        Session::run(socket, state, viewer, greeting).await;
+        drop(ticket);
+    }))
 }
 
 /// How a session ends.

@@ -76,6 +76,22 @@ pub struct Config {
     pub stage_concurrency: usize,
     /// `BUILDWIRE_TOKEN_TTL_SECS`: lifetime of a build token. Default 3600 (the plan's hour).
     pub token_ttl_secs: u64,
+    /// `BUILDWIRE_RATE_USER_PER_MIN`: submissions per user per minute (sustained). Default 10.
+    pub rate_user_per_min: u32,
+    /// `BUILDWIRE_RATE_USER_BURST`: submissions a user may make at once. Default 5.
+    pub rate_user_burst: u32,
+    /// `BUILDWIRE_RATE_GLOBAL_PER_MIN`: submissions per edge node per minute, all users. Default 600.
+    pub rate_global_per_min: u32,
+    /// `BUILDWIRE_BREAKER_FAILURES`: fatal failures within the window that open a user's circuit (0: off). Default 3.
+    pub breaker_failures: u32,
+    /// `BUILDWIRE_BREAKER_WINDOW_SECS`: the circuit breaker's window. Default 300.
+    pub breaker_window_secs: u64,
+    /// `BUILDWIRE_MAX_VIEWERS_PER_BUILD`: concurrent streams of one build per edge node. Default 500.
+    pub max_viewers_per_build: u32,
+    /// `BUILDWIRE_MAX_VIEWERS_PER_USER`: concurrent streams of one user per edge node. Default 100.
+    pub max_viewers_per_user: u32,
+    /// `BUILDWIRE_CONNECT_RATE_PER_MIN`: new stream connections per client address per minute. Default 120.
+    pub connect_rate_per_min: u32,
     /// `BUILDWIRE_DRAIN_TIMEOUT_MS`: on SIGTERM, how long in-flight work may finish before
     /// it is handed back to NATS for another worker. Default 20000.
     pub drain_timeout_ms: u64,
@@ -105,6 +121,14 @@ impl Default for Config {
             log_format: LogFormat::Human,
             stage_concurrency: 4,
             token_ttl_secs: 3600,
+            rate_user_per_min: 10,
+            rate_user_burst: 5,
+            rate_global_per_min: 600,
+            breaker_failures: 3,
+            breaker_window_secs: 300,
+            max_viewers_per_build: 500,
+            max_viewers_per_user: 100,
+            connect_rate_per_min: 120,
             drain_timeout_ms: 20_000,
         }
     }
@@ -134,6 +158,14 @@ const ENV: &[(&str, &str)] = &[
     ("BUILDWIRE_STAGE_CONCURRENCY", "stage_concurrency"),
     ("BUILDWIRE_DRAIN_TIMEOUT_MS", "drain_timeout_ms"),
     ("BUILDWIRE_TOKEN_TTL_SECS", "token_ttl_secs"),
+    ("BUILDWIRE_RATE_USER_PER_MIN", "rate_user_per_min"),
+    ("BUILDWIRE_RATE_USER_BURST", "rate_user_burst"),
+    ("BUILDWIRE_RATE_GLOBAL_PER_MIN", "rate_global_per_min"),
+    ("BUILDWIRE_BREAKER_FAILURES", "breaker_failures"),
+    ("BUILDWIRE_BREAKER_WINDOW_SECS", "breaker_window_secs"),
+    ("BUILDWIRE_MAX_VIEWERS_PER_BUILD", "max_viewers_per_build"),
+    ("BUILDWIRE_MAX_VIEWERS_PER_USER", "max_viewers_per_user"),
+    ("BUILDWIRE_CONNECT_RATE_PER_MIN", "connect_rate_per_min"),
 ];
 
 /// Fields whose environment values are numbers; every other variable is taken as text.
@@ -144,6 +176,14 @@ const NUMERIC: &[&str] = &[
     "stage_concurrency",
     "drain_timeout_ms",
     "token_ttl_secs",
+    "rate_user_per_min",
+    "rate_user_burst",
+    "rate_global_per_min",
+    "breaker_failures",
+    "breaker_window_secs",
+    "max_viewers_per_build",
+    "max_viewers_per_user",
+    "connect_rate_per_min",
 ];
 
 /// The documented environment variables as a figment provider (empty values are unset).
@@ -219,6 +259,21 @@ impl Config {
             return Err(Error::Config(
                 "BUILDWIRE_TOKEN_TTL_SECS must be 10 to 604800 (a week)".into(),
             ));
+        }
+        for (name, value) in [
+            ("BUILDWIRE_RATE_USER_PER_MIN", self.rate_user_per_min),
+            ("BUILDWIRE_RATE_USER_BURST", self.rate_user_burst),
+            ("BUILDWIRE_RATE_GLOBAL_PER_MIN", self.rate_global_per_min),
+            (
+                "BUILDWIRE_MAX_VIEWERS_PER_BUILD",
+                self.max_viewers_per_build,
+            ),
+            ("BUILDWIRE_MAX_VIEWERS_PER_USER", self.max_viewers_per_user),
+            ("BUILDWIRE_CONNECT_RATE_PER_MIN", self.connect_rate_per_min),
+        ] {
+            if value == 0 {
+                return Err(Error::Config(format!("{name} must be at least 1")));
+            }
         }
         if self.nats_replicas.is_some_and(|r| !(1..=5).contains(&r)) {
             return Err(Error::Config(

@@ -2,6 +2,7 @@
 //! (connect, check the server, apply `nats/` definitions, or start a managed server), event
 //! publishing with `Nats-Msg-Id`s, and the one stage loop that every stage runs.
 
+pub mod breaker;
 pub mod config;
 pub mod error;
 pub mod nats;

@@ -4,6 +4,7 @@
 mod edge;
 mod edge_api;
 mod edge_clients;
+mod guards;
 mod persistence;
 mod spine;
 mod stages;

@@ -39,6 +39,7 @@ pub async fn submit(
     idempotency_key: Option<String>,
 ) -> Result<BuildAccepted, ApiError> {
     validate::submission(&body)?;
+    state.guards.submission(&body.user_id).await?;
     let build_id = ulid::Ulid::generate().to_string();
     let request_id = body.request_id.clone().unwrap_or_else(|| build_id.clone());
     let Some(key) = idempotency_key else {

@@ -93,6 +93,7 @@ pub async fn run<H: StageHandler>(
     let handler = Arc::new(handler);
     let publisher = Publisher::new(nats.js.clone());
     let flags = CancelFlags::open(&nats).await;
+    let breaker = crate::breaker::Breaker::open(&nats).await;
     let slots = Arc::new(Semaphore::new(options.concurrency));
     let interrupt = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -130,6 +131,7 @@ pub async fn run<H: StageHandler>(
                             handler.clone(),
                             publisher.clone(),
                             flags.clone(),
+                            breaker.clone(),
                             limits.clone(),
                             options.clone(),
                             interrupt.clone(),
@@ -175,6 +177,7 @@ async fn process<H: StageHandler>(
     handler: Arc<H>,
     publisher: Publisher,
     flags: CancelFlags,
+    breaker: crate::breaker::Breaker,
     limits: Arc<Limits>,
     options: WorkerOptions,
     interrupt: CancellationToken,
@@ -226,6 +229,7 @@ async fn process<H: StageHandler>(
         tokio::spawn(flags.clone().watch(command.build_id.clone(), cancelled.clone(), done));
         let progress = tokio::spawn(keep_alive(message.clone(), limits.progress_every));
         let (build_id, request_id) = (command.build_id.clone(), command.request_id.clone());
+        let user_id = command.user_id.clone();
         let mut job = Job::new(
             command,
             attempt,
@@ -259,6 +263,11 @@ async fn process<H: StageHandler>(
             }
             Err(err) => match err.into_failure(attempt) {
                 Some((failure, severity)) => {
+                    if severity == ErrorSeverity::Fatal
+                        && let Err(err) = breaker.record_fatal(&user_id, &build_id, chrono::Utc::now()).await
+                    {
+                        tracing::warn!(%err, "could not record the fatal failure for the circuit breaker");
+                    }
                     finish_failed(&publisher, &message, stage, &build_id, &request_id, failure, severity).await
                 }
                 None => ack(&message, AckKind::Nak(None)).await,
