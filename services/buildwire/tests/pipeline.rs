@@ -495,3 +495,35 @@ async fn demo_starts_its_own_stack_and_ends_with_a_preview_that_answers() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_client_watches_builds_over_websocket_and_falls_back_to_sse() {
+    let fixture = NatsFixture::start();
+    let stack = Stack::start(&fixture.url(), &[]).await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let browser = root.join("tests/browser");
+    assert!(
+        browser.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run scripts/setup"
+    );
+    let artifacts = root.join("test-artifacts");
+    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
+    let shot = artifacts.join("client-progress.png");
+    let output = tokio::time::timeout(
+        Duration::from_secs(240),
+        tokio::process::Command::new("node")
+            .arg(browser.join("client.mjs"))
+            .arg(&shot)
+            .env("BASE", &stack.base)
+            .env("KEY", KEY)
+            .output(),
+    )
+    .await
+    .expect("the browser check finishes")
+    .expect("node runs");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "in Chromium:\n{report}");
+    assert!(shot.is_file(), "a screenshot of the finished progress");
+    eprintln!("in Chromium:\n{report}");
+}

@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod client;
 pub mod error;
 pub mod frame;
 pub mod guard;
@@ -129,6 +130,7 @@ pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
     };
     Route::new()
         .at("/ws/builds/:id", get(ws::websocket))
+        .at("/client/buildwire.js", get(client::module))
         .at("/events/:id", get(sse::events))
         .at("/v1/builds/:id/logs/build", get(logs::build_log))
         .at("/preview/:id", get(preview::root))

@@ -48,7 +48,7 @@ pub async fn events(
     if greeting.finished {
         return Ok(Response::builder().status(StatusCode::NO_CONTENT).finish());
     }
-    if query.fallback == Some(true) {
+    if query.is_fallback() {
         state.metrics.sse_fallbacks.inc();
     }
     let stream = SseStream {

@@ -18,8 +18,16 @@ pub struct StreamQuery {
     pub token: Option<String>,
     /// Resume after this `seq`.
     pub after: Option<u64>,
-    /// Set by the browser client when SSE is its fallback after a failed WebSocket.
-    pub fallback: Option<bool>,
+    /// Set by the browser client (`fallback=1`) when SSE is its fallback after a failed
+    /// WebSocket handshake.
+    pub fallback: Option<String>,
+}
+
+impl StreamQuery {
+    /// Whether the client says this stream is a WebSocket fallback (`1` or `true`).
+    pub fn is_fallback(&self) -> bool {
+        matches!(self.fallback.as_deref(), Some("1" | "true"))
+    }
 }
 
 /// The token of a stream request: `?token=`, else `Authorization: Bearer`.
