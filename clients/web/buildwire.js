@@ -73,6 +73,16 @@ export function watchBuild({
     if (TERMINAL.has(event.type)) finish("done");
   };
 
+  const deliverText = (text) => {
+    let event;
+    try {
+      event = JSON.parse(text);
+    } catch {
+      return; // not an event: ignored
+    }
+    deliver(event);
+  };
+
   const scheduleReconnect = () => {
     if (closed) return;
     setState("reconnecting");
@@ -92,13 +102,7 @@ export function watchBuild({
       setState("live");
     };
     socket.onmessage = (message) => {
-      let event;
-      try {
-        event = JSON.parse(message.data);
-      } catch {
-        return;
-      }
-      deliver(event);
+      deliverText(message.data);
     };
     socket.onclose = (close) => {
       if (current !== socket || closed) return;
@@ -125,13 +129,7 @@ export function watchBuild({
     current = source;
     source.onopen = () => setState("live");
     source.onmessage = (message) => {
-      let event;
-      try {
-        event = JSON.parse(message.data);
-      } catch {
-        return;
-      }
-      deliver(event);
+      deliverText(message.data);
     };
     source.onerror = () => {
       if (current !== source || closed) return;

@@ -60,20 +60,9 @@ pub async fn run(
     Ok(())
 }
 
-/// The database (`DATABASE_URL`, else SQLite under the data dir), migrated.
-pub async fn database(config: &Config) -> Result<buildwire_record::Store, Failure> {
-    let url = match &config.database_url {
-        Some(url) => url.clone(),
-        None => buildwire_record::store::default_url(&std::path::absolute(&config.data_dir)?),
-    };
-    let store = buildwire_record::Store::connect(&url).await?;
-    store.migrate().await?;
-    Ok(store)
-}
-
 /// Runs the record service (events -> database) until `stop`.
 pub async fn record(config: Config, nats: Nats, stop: CancellationToken) -> Result<(), Failure> {
-    let store = database(&config).await?;
+    let store = buildwire_record::Store::from_config(&config).await?;
     buildwire_record::recorder::run(nats, store, stop).await?;
     Ok(())
 }
@@ -88,7 +77,7 @@ pub async fn serve_record(config: Config) -> Result<(), Failure> {
 
 /// `buildwire migrate`: applies the migrations and says where.
 pub async fn migrate(config: Config) -> Result<(), Failure> {
-    database(&config).await?;
+    buildwire_record::Store::from_config(&config).await?;
     println!(
         "buildwire migrate: {} is up to date",
         config

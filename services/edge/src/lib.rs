@@ -65,8 +65,11 @@ impl EdgeHandle {
 }
 
 /// Reads the keys the edge needs, generating laptop defaults under the data dir when
-/// unset. Returns the service keys text too, so `up` can say where the key is.
-fn keys(config: &Config) -> Result<(auth::ServiceKeys, tokens::Keyring), EdgeError> {
+/// unset; `jwt_keys` is the keyring text (tokens and signed log links share it).
+fn keys(
+    config: &Config,
+    jwt_keys: &str,
+) -> Result<(auth::ServiceKeys, tokens::Keyring), EdgeError> {
     let service_keys = match &config.service_keys {
         Some(keys) => keys.clone(),
         None => {
@@ -82,11 +85,10 @@ fn keys(config: &Config) -> Result<(auth::ServiceKeys, tokens::Keyring), EdgeErr
             key
         }
     };
-    let jwt_keys = buildwire_runtime::secrets::jwt_keys(config)?;
     let ttl = Duration::from_secs(config.token_ttl_secs);
     Ok((
         auth::ServiceKeys::parse(&service_keys)?,
-        tokens::Keyring::parse(&jwt_keys, ttl)?,
+        tokens::Keyring::parse(jwt_keys, ttl)?,
     ))
 }
 
@@ -147,16 +149,7 @@ pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
 /// The database (`DATABASE_URL`, else SQLite under the data dir), migrated. The edge serves
 /// from JetStream alone when it is unreachable at start.
 async fn open_store(config: &Config) -> Option<buildwire_record::Store> {
-    let url = match &config.database_url {
-        Some(url) => url.clone(),
-        None => buildwire_record::store::default_url(&std::path::absolute(&config.data_dir).ok()?),
-    };
-    let opened = async {
-        let store = buildwire_record::Store::connect(&url).await?;
-        store.migrate().await?;
-        Ok::<_, buildwire_record::RecordError>(store)
-    };
-    match opened.await {
+    match buildwire_record::Store::from_config(config).await {
         Ok(store) => Some(store),
         Err(err) => {
             tracing::warn!(%err, "database unavailable: status and history come from JetStream only");
@@ -171,8 +164,8 @@ pub async fn start(
     nats: Nats,
     shutdown: CancellationToken,
 ) -> Result<EdgeHandle, EdgeError> {
-    let (service_keys, keyring) = keys(config)?;
     let jwt_keys = buildwire_runtime::secrets::jwt_keys(config)?;
+    let (service_keys, keyring) = keys(config, &jwt_keys)?;
     let acceptor = TcpListener::bind(config.http_addr.as_str())
         .into_acceptor()
         .await?;

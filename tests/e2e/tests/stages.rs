@@ -123,7 +123,6 @@ async fn a_model_writing_outside_the_project_is_refused_and_nothing_is_saved() {
             sources.of_build(&id).await.expect("read").is_none(),
             "nothing saved for {bad}"
         );
-        assert!(!std::path::Path::new("/etc/x").exists());
         stop.cancel();
         worker.await.expect("join").expect("worker");
     }

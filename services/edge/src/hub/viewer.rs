@@ -84,13 +84,14 @@ impl Viewer {
             Some(_) => history.first(build_id).await?.map(|(frame, _)| frame.seq),
             None => None,
         };
-        // The database has what JetStream no longer holds (age limit, purges).
-        let recorded = match &store {
-            Some(store) => store.progress(build_id).await.unwrap_or_else(|err| {
+        // The database has what JetStream no longer holds (age limit, purges); it is only
+        // asked when JetStream has none of the build.
+        let recorded = match (&store, &last) {
+            (Some(store), None) => store.progress(build_id).await.unwrap_or_else(|err| {
                 tracing::warn!(%build_id, %err, "database unavailable for stream history");
                 None
             }),
-            None => None,
+            _ => None,
         };
         let last_seq = last
             .as_ref()

@@ -66,6 +66,25 @@ impl Store {
         Ok(Store { db })
     }
 
+    /// The configured database (`DATABASE_URL`, else SQLite under the data dir), migrated:
+    /// what every service that reads or writes it does at start.
+    pub async fn from_config(config: &buildwire_runtime::Config) -> Result<Store, RecordError> {
+        let url = match &config.database_url {
+            Some(url) => url.clone(),
+            None => {
+                let dir =
+                    std::path::absolute(&config.data_dir).map_err(|e| RecordError::BadUrl {
+                        url: config.data_dir.display().to_string(),
+                        reason: e.to_string(),
+                    })?;
+                default_url(&dir)
+            }
+        };
+        let store = Store::connect(&url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
     /// Brings the schema up to date (idempotent; every service start may run it).
     pub async fn migrate(&self) -> Result<(), RecordError> {
         Migrator::up(&self.db, None)
