@@ -5,14 +5,20 @@
 //   watch.close();
 //
 // Transport "auto" tries the WebSocket first and falls back to Server-Sent Events when the
-// WebSocket handshake fails (remembered for the page). Drops are retried with backoff and
-// jitter, resuming after the last seq seen; duplicates are dropped; it stops after the
-// terminal event (complete, failed, cancelled). `refreshToken` (optional, async) is called
-// a minute before the token expires and its answer is used from then on.
+// WebSocket handshake fails while plain HTTP works (remembered for the page). Drops are
+// retried with backoff and jitter, resuming after the last seq seen; duplicates are
+// dropped; it stops after the terminal event (complete, failed, cancelled). `onEvent` gets
+// the build's events (snapshot included), not the stream's own connected/heartbeat.
+// `refreshToken` (optional, async) is called a minute before the token expires, and when
+// the server refuses an expired token; its answer is used from then on. A stream the
+// server refuses for good (unknown build, another build's token, no fresh token) ends with
+// state "failed" and `watch.error` set to the server's problem+json.
 
 const TERMINAL = new Set(["complete", "failed", "cancelled"]);
+const CONTROL = new Set(["connected", "heartbeat"]);
 const MAX_BACKOFF_MS = 30000;
-let websocketBroken = false; // remembered for the page once a handshake fails
+const PROBE_TIMEOUT_MS = 10000;
+let websocketBroken = false; // remembered for the page once a handshake fails over working HTTP
 
 function tokenExpiry(token) {
   try {
@@ -41,6 +47,8 @@ export function watchBuild({
   let closed = false;
   let retryTimer = null;
   let refreshTimer = null;
+  let refreshedAfterRefusal = false;
+  let error = null;
 
   const setState = (state) => {
     try {
@@ -51,6 +59,7 @@ export function watchBuild({
   };
 
   const finish = (state) => {
+    if (closed) return;
     closed = true;
     clearTimeout(retryTimer);
     clearTimeout(refreshTimer);
@@ -60,11 +69,13 @@ export function watchBuild({
   };
 
   const deliver = (event) => {
+    if (CONTROL.has(event.type)) return; // the stream's own messages, not the build's
     if (typeof event.seq === "number") {
       if (event.seq <= lastSeq) return; // already delivered
       lastSeq = event.seq;
     }
     attempt = 0;
+    refreshedAfterRefusal = false;
     try {
       onEvent(event);
     } catch (err) {
@@ -88,7 +99,58 @@ export function watchBuild({
     setState("reconnecting");
     const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
     attempt += 1;
+    clearTimeout(retryTimer);
     retryTimer = setTimeout(connect, delay);
+  };
+
+  const eventsUrl = (extra = "") =>
+    `${base}/events/${encodeURIComponent(buildId)}` +
+    `?token=${encodeURIComponent(token)}&after=${lastSeq}${extra}`;
+
+  // Asks the SSE endpoint (same checks as the WebSocket's) why a stream did not open:
+  // its status (0 when the network is down) and problem+json body.
+  const probe = async () => {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), PROBE_TIMEOUT_MS);
+    try {
+      const response = await fetch(eventsUrl(), { signal: abort.signal, cache: "no-store" });
+      let problem = null;
+      if (response.status >= 400) problem = await response.json().catch(() => null);
+      return { status: response.status, problem };
+    } catch {
+      return { status: 0, problem: null };
+    } finally {
+      clearTimeout(timer);
+      abort.abort(); // a 200 is a live stream: not needed
+    }
+  };
+
+  // A stream that never opened: refused for good, refused for an old token, ended, or
+  // the network (or, over working HTTP, the WebSocket path) is down.
+  const handshakeFailed = async (wasWebSocket) => {
+    const { status, problem } = await probe();
+    if (closed) return;
+    if (status === 204) return finish("done"); // ended, and nothing is left after lastSeq
+    if (status === 401 && refreshToken && !refreshedAfterRefusal) {
+      refreshedAfterRefusal = true;
+      try {
+        const fresh = await refreshToken();
+        if (fresh) token = fresh;
+      } catch (err) {
+        console.error("buildwire: token refresh failed", err);
+      }
+      return scheduleReconnect();
+    }
+    if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+      error = problem ?? { status, title: "stream refused" };
+      return finish("failed");
+    }
+    if (wasWebSocket && status === 200 && transport === "auto") {
+      websocketBroken = true; // HTTP works, the WebSocket does not: SSE from now on
+      using = "sse";
+      return connect();
+    }
+    scheduleReconnect();
   };
 
   const connectWebSocket = () => {
@@ -107,10 +169,8 @@ export function watchBuild({
     socket.onclose = (close) => {
       if (current !== socket || closed) return;
       current = null;
-      if (!opened && transport === "auto") {
-        websocketBroken = true; // the handshake failed: SSE from now on
-        using = "sse";
-        connect();
+      if (!opened) {
+        handshakeFailed(true);
         return;
       }
       if (close.code === 1000 && close.reason === "build finished") {
@@ -122,24 +182,28 @@ export function watchBuild({
   };
 
   const connectEventSource = () => {
-    const fallback = transport === "auto" ? "&fallback=1" : "";
-    const url = `${base}/events/${encodeURIComponent(buildId)}` +
-      `?token=${encodeURIComponent(token)}&after=${lastSeq}${fallback}`;
-    const source = new EventSource(url);
+    const source = new EventSource(eventsUrl(transport === "auto" ? "&fallback=1" : ""));
+    let opened = false;
     current = source;
-    source.onopen = () => setState("live");
+    source.onopen = () => {
+      opened = true;
+      setState("live");
+    };
     source.onmessage = (message) => {
       deliverText(message.data);
     };
     source.onerror = () => {
       if (current !== source || closed) return;
-      // EventSource retries by itself (with Last-Event-ID) unless the server ended it.
-      if (source.readyState === EventSource.CLOSED) {
-        current = null;
-        scheduleReconnect();
-      } else {
+      // EventSource retries by itself (with Last-Event-ID) unless the server ended it or
+      // refused it; then it is ours to decide.
+      if (source.readyState !== EventSource.CLOSED) {
         setState("reconnecting");
+        return;
       }
+      source.close();
+      current = null;
+      if (!opened) handshakeFailed(false);
+      else scheduleReconnect();
     };
   };
 
@@ -175,6 +239,9 @@ export function watchBuild({
     },
     get transport() {
       return using;
+    },
+    get error() {
+      return error;
     },
   };
 }

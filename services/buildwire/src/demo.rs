@@ -26,6 +26,7 @@ pub async fn run(
     let client = reqwest::Client::new();
     let project = format!("demo-{}", ulid::Ulid::generate());
     let base = stack.edge.url.clone();
+    eprintln!("Watch it in a browser: {base}/ (the demo page)");
     let mut outcome = build(&client, &base, &key, &prompt, &project, None).await;
     if let (Ok((parent, _)), Some(follow_up)) = (&outcome, &follow_up) {
         let parent = parent.clone();

@@ -6,7 +6,8 @@ use buildwire_runtime::{Config, nats::Nats, shutdown};
 pub async fn run(config: Config) -> Result<(), Box<dyn std::error::Error>> {
     let stop = shutdown::on_signal();
     let nats = Nats::setup(&config, "buildwire-edge").await?;
-    let edge = buildwire_edge::start(&config, nats, stop.clone()).await?;
+    let edge =
+        buildwire_edge::start(&config, nats, stop.clone(), buildwire_edge::Mode::Service).await?;
     println!("buildwire ready {}", edge.url);
     edge.stopped().await?;
     Ok(())

@@ -40,7 +40,13 @@ impl Stack {
             }
         };
         let nats = Nats::setup(&config, "buildwire-up").await?;
-        let edge = buildwire_edge::start(&config, nats.clone(), stop.clone()).await?;
+        let edge = buildwire_edge::start(
+            &config,
+            nats.clone(),
+            stop.clone(),
+            buildwire_edge::Mode::Demo,
+        )
+        .await?;
         // Previews are announced under the edge's real address (the port may have been 0).
         config.public_url.get_or_insert_with(|| edge.url.clone());
         let mut services = JoinSet::new();
@@ -105,6 +111,7 @@ pub async fn run(config: Config) -> Result<(), Failure> {
             stack.config.data_dir.join("service-key").display()
         );
     }
+    eprintln!("buildwire: demo page at {}/", stack.edge.url);
     println!("buildwire ready {}", stack.edge.url);
     stack.wait().await
 }

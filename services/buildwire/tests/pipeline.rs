@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use buildwire_testkit::NatsFixture;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
-const KEY: &str = "test-service-key-0123456789";
+use common::KEY;
 
 struct Stack {
     base: String,
@@ -22,32 +21,7 @@ struct Stack {
 
 impl Stack {
     async fn start(nats_url: &str, env: &[(&str, &str)]) -> Stack {
-        let data = tempfile::tempdir().expect("tmp");
-        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_buildwire"));
-        command
-            .arg("up")
-            .env("NATS_URL", nats_url)
-            .env("BUILDWIRE_DATA_DIR", data.path())
-            .env("BUILDWIRE_HTTP_ADDR", "127.0.0.1:0")
-            .env("BUILDWIRE_SERVICE_KEYS", KEY)
-            .env("BUILDWIRE_LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        for (name, value) in env {
-            command.env(name, value);
-        }
-        let mut up = command.spawn().expect("buildwire up starts");
-        let mut lines = BufReader::new(up.stdout.take().expect("stdout")).lines();
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("ready in time")
-            .expect("stdout")
-            .expect("a line");
-        let base = line
-            .strip_prefix("buildwire ready ")
-            .expect("the ready line")
-            .to_string();
+        let (base, data, up) = common::up(nats_url, env).await;
         let _ = rustls::crypto::ring::default_provider().install_default();
         Stack {
             base,
@@ -494,36 +468,4 @@ async fn demo_starts_its_own_stack_and_ends_with_a_preview_that_answers() {
         stderr.contains("✔ Plan:") && stderr.contains("Your app is ready"),
         "{stderr}"
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_browser_client_watches_builds_over_websocket_and_falls_back_to_sse() {
-    let fixture = NatsFixture::start();
-    let stack = Stack::start(&fixture.url(), &[]).await;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let browser = root.join("tests/browser");
-    assert!(
-        browser.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: run scripts/setup"
-    );
-    let artifacts = root.join("test-artifacts");
-    std::fs::create_dir_all(&artifacts).expect("artifacts dir");
-    let shot = artifacts.join("client-progress.png");
-    let output = tokio::time::timeout(
-        Duration::from_secs(240),
-        tokio::process::Command::new("node")
-            .arg(browser.join("client.mjs"))
-            .arg(&shot)
-            .env("BASE", &stack.base)
-            .env("KEY", KEY)
-            .output(),
-    )
-    .await
-    .expect("the browser check finishes")
-    .expect("node runs");
-    let report = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "in Chromium:\n{report}");
-    assert!(shot.is_file(), "a screenshot of the finished progress");
-    eprintln!("in Chromium:\n{report}");
 }

@@ -10,6 +10,7 @@
 pub mod api;
 pub mod auth;
 pub mod client;
+pub mod demo;
 pub mod error;
 pub mod frame;
 pub mod guard;
@@ -34,9 +35,10 @@ use buildwire_runtime::nats::Nats;
 use buildwire_runtime::publish::Publisher;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::{CatchPanic, Cors};
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Route, get};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Route, get, post};
 use tokio_util::sync::CancellationToken;
 
+pub use demo::Mode;
 pub use error::EdgeError;
 use state::{EdgeState, PublicUrls};
 
@@ -120,7 +122,7 @@ async fn cap_body(mut req: Request) -> poem::Result<Request> {
 }
 
 /// The whole app over `state`.
-pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
+pub fn app(state: Arc<EdgeState>, mode: Mode) -> impl Endpoint {
     let api = api::service().server(state.urls.base());
     let spec = api.spec_endpoint();
     let docs = api.swagger_ui();
@@ -130,9 +132,20 @@ pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
         }),
         None => Cors::new(),
     };
-    Route::new()
+    let mut routes = Route::new();
+    if mode == Mode::Demo {
+        routes = routes
+            .at("/demo/app.js", get(demo::script))
+            .at("/demo/app.css", get(demo::style))
+            .at("/demo/builds", post(demo::submit_build).before(cap_body))
+            .at(
+                "/demo/builds/:id/token",
+                post(demo::refresh_token).before(cap_body),
+            );
+    }
+    routes
         .at("/ws/builds/:id", get(ws::websocket))
-        .at("/client/buildwire.js", get(client::module))
+        .at("/client/:file", get(client::module))
         .at("/events/:id", get(sse::events))
         .at("/v1/builds/:id/logs/build", get(logs::build_log))
         .at("/preview/:id", get(preview::root))
@@ -144,6 +157,16 @@ pub fn app(state: Arc<EdgeState>) -> impl Endpoint {
         .with(CatchPanic::new())
         .data(state)
         .catch_all_error(problem::to_problem)
+        // `/` itself: the API's nest at the root would take it from a route.
+        .around(move |ep, req| async move {
+            if mode == Mode::Demo
+                && req.method() == poem::http::Method::GET
+                && req.uri().path() == "/"
+            {
+                return Ok(demo::page());
+            }
+            ep.call(req).await.map(poem::IntoResponse::into_response)
+        })
 }
 
 /// The database (`DATABASE_URL`, else SQLite under the data dir), migrated. The edge serves
@@ -163,6 +186,7 @@ pub async fn start(
     config: &Config,
     nats: Nats,
     shutdown: CancellationToken,
+    mode: Mode,
 ) -> Result<EdgeHandle, EdgeError> {
     let jwt_keys = buildwire_runtime::secrets::jwt_keys(config)?;
     let (service_keys, keyring) = keys(config, &jwt_keys)?;
@@ -227,7 +251,7 @@ pub async fn start(
         shutdown: shutdown.clone(),
     });
     let server = poem::Server::new_with_acceptor(acceptor);
-    let endpoint = app(state.clone());
+    let endpoint = app(state.clone(), mode);
     let task = tokio::spawn(async move {
         server
             .run_with_graceful_shutdown(

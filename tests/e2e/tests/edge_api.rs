@@ -13,7 +13,7 @@ use crate::edge_clients::{
     watch_ws,
 };
 
-async fn problem(response: reqwest::Response) -> (u16, Value) {
+pub async fn problem(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let content_type = response
         .headers()

@@ -34,6 +34,20 @@ impl Node {
     }
 
     pub async fn with_env(nats_url: &str, jwt_keys: &str, extra: &[(&str, &str)]) -> Node {
+        Self::launch(nats_url, jwt_keys, extra, buildwire_edge::Mode::Service).await
+    }
+
+    /// A node serving the demo page and routes, as `up` and `demo` run it.
+    pub async fn demo(nats_url: &str) -> Node {
+        Self::launch(nats_url, KEYS, &[], buildwire_edge::Mode::Demo).await
+    }
+
+    async fn launch(
+        nats_url: &str,
+        jwt_keys: &str,
+        extra: &[(&str, &str)],
+        mode: buildwire_edge::Mode,
+    ) -> Node {
         let data = tempfile::tempdir().expect("tmp");
         let mut env: Vec<(String, String)> = vec![
             ("BUILDWIRE_HTTP_ADDR".into(), "127.0.0.1:0".into()),
@@ -49,7 +63,7 @@ impl Node {
         let config = Config::load_from(None, env).expect("config");
         let nats = Nats::setup(&config, "test-edge").await.expect("nats");
         let stop = CancellationToken::new();
-        let edge = buildwire_edge::start(&config, nats, stop.clone())
+        let edge = buildwire_edge::start(&config, nats, stop.clone(), mode)
             .await
             .expect("edge starts");
         Node { edge, stop, data }

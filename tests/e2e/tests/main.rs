@@ -1,6 +1,8 @@
 //! End-to-end tests against real nats-server processes. One test binary (linking once is
 //! the slow part); each module is one capability.
 
+mod client_types;
+mod demo;
 mod edge;
 mod edge_api;
 mod edge_clients;

@@ -1,5 +1,7 @@
 //! Running the `buildwire` binary as a process in tests: with a managed nats-server under
-//! a temp data dir, reading its first stdout line, stopping it with SIGTERM.
+//! a temp data dir, or `up` against a test's own nats-server; reading its first stdout
+//! line, stopping it with SIGTERM. Each test crate uses a part of it.
+#![allow(dead_code)]
 
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -46,4 +48,34 @@ pub async fn stop(child: &mut Child) -> ExitStatus {
         .await
         .expect("it exits")
         .expect("status")
+}
+
+/// The service key of stacks started by [`up`].
+pub const KEY: &str = "test-service-key-0123456789";
+
+/// `buildwire up` against `nats_url` (plus `env`) under a temp data dir, once it printed
+/// `buildwire ready <base>`: its base URL, data dir and process (killed on drop).
+pub async fn up(nats_url: &str, env: &[(&str, &str)]) -> (String, tempfile::TempDir, Child) {
+    let data = tempfile::tempdir().expect("tmp");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_buildwire"));
+    command
+        .arg("up")
+        .env("NATS_URL", nats_url)
+        .env("BUILDWIRE_DATA_DIR", data.path())
+        .env("BUILDWIRE_HTTP_ADDR", "127.0.0.1:0")
+        .env("BUILDWIRE_SERVICE_KEYS", KEY)
+        .env("BUILDWIRE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("buildwire up starts");
+    let line = first_line(&mut child, Duration::from_secs(60)).await;
+    let base = line
+        .strip_prefix("buildwire ready ")
+        .expect("the ready line")
+        .to_string();
+    (base, data, child)
 }
