@@ -187,3 +187,38 @@ async fn a_resume_from_zero_after_a_purge_comes_from_the_database_on_postgresql(
     resume_after_purge(Some(&url)).await;
     db.drop_it().await;
 }
+
+/// The database gone while the edge runs (its PostgreSQL database dropped, connections
+/// killed): viewers opening from 0 still get every event, from JetStream alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_stream_from_jetstream_while_the_database_is_gone() {
+    let fixture = NatsFixture::start();
+    let (db, url) = Postgres::create().await;
+    let node = Node::with_env(
+        &fixture.url(),
+        crate::edge_clients::KEYS,
+        &[("DATABASE_URL", url.as_str())],
+    )
+    .await;
+    let nats = connect(&fixture.url()).await;
+    // Another build first, so this one's first seq is past 1 and every viewer from 0
+    // opens below it (the case that asks the database).
+    submit(&node, "Create a todo app").await;
+    let accepted = submit(&node, "Create a notes app").await;
+    let build_id = accepted["buildId"].as_str().expect("id").to_string();
+    let token = accepted["buildToken"].as_str().expect("token").to_string();
+    let mut stages = Stages::new(&nats, &build_id);
+    for i in 0..5 {
+        stages.step(&format!("step {i}")).await;
+    }
+    stages.complete().await;
+    db.drop_it().await;
+
+    let stored = stored_seqs(&nats, &build_id).await;
+    assert!(stored[0] > 1, "{stored:?}");
+    let seen = watch_ws(&node.ws(&build_id, &token, 0)).await;
+    assert_eq!(seen.seqs, stored, "WebSocket from 0 without a database");
+    let (status, seen) = watch_sse(&node.sse(&build_id, &token), None).await;
+    assert_eq!(status, 200);
+    assert_eq!(seen.seqs, stored, "SSE from 0 without a database");
+}

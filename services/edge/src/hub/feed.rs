@@ -33,6 +33,9 @@ pub struct Feed {
     tx: broadcast::Sender<Arc<Frame>>,
     head: Arc<AtomicU64>,
     hub: Weak<HubShared>,
+    /// The first sequence the database holds for the build (`None`: nothing), asked once
+    /// per feed rather than once per viewer.
+    earliest_recorded: tokio::sync::OnceCell<Option<u64>>,
     _stop: DropGuard,
 }
 
@@ -79,6 +82,7 @@ impl Feed {
             tx,
             head,
             hub: Arc::downgrade(hub),
+            earliest_recorded: tokio::sync::OnceCell::new(),
             _stop: stop.drop_guard(),
         }))
     }
@@ -95,6 +99,29 @@ impl Feed {
     /// The newest sequence broadcast (or stored when the feed started).
     pub fn head(&self) -> u64 {
         self.head.load(Ordering::Acquire)
+    }
+
+    /// The first sequence `store` holds for this build, cached for the feed's life: a
+    /// viewer opening below what JetStream still holds reads the database only when it has
+    /// something older. A database that cannot answer counts as holding nothing (streams
+    /// go on from JetStream) and is asked again by the next viewer. (A build whose events
+    /// JetStream drops while its feed lives, before the recorder stored any, would be
+    /// missed here; the recorder runs seconds behind, retention is days.)
+    pub async fn earliest_recorded(&self, store: &buildwire_record::Store) -> Option<u64> {
+        let asked = self
+            .earliest_recorded
+            .get_or_try_init(|| async {
+                let (events, _) = store.events_after(&self.build_id, 0, 1).await?;
+                Ok::<_, buildwire_record::RecordError>(events.first().map(|e| e.seq))
+            })
+            .await;
+        match asked {
+            Ok(earliest) => *earliest,
+            Err(err) => {
+                tracing::warn!(build_id = %self.build_id, %err, "database unavailable for stream history");
+                None
+            }
+        }
     }
 
     /// A receiver of every frame broadcast from now on.

@@ -109,11 +109,11 @@ impl Viewer {
             && let Some(store) = &store
         {
             let until = first_stored.unwrap_or(u64::MAX);
-            let (events, _) = store
-                .events_after(build_id, after, 1)
+            if feed
+                .earliest_recorded(store)
                 .await
-                .map_err(|e| HistoryError::Unavailable(e.to_string()))?;
-            if events.first().is_some_and(|e| e.seq < until) {
+                .is_some_and(|earliest| earliest < until)
+            {
                 db_until = Some(until);
             }
         }
