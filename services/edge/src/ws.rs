@@ -27,6 +27,9 @@ use crate::streams::{self, StreamQuery};
 pub const MAX_CLIENT_MESSAGE: usize = 1024;
 /// Frames beyond this are refused by the protocol layer itself.
 const MAX_FRAME: usize = 64 * 1024;
+/// Bytes read from a socket at a time. tungstenite zero-fills its whole read buffer before
+/// every read, so its 128 KiB default made every connection 128 KiB resident.
+const READ_BUFFER: usize = 1024;
 /// Idle time after which the server sends a `heartbeat` event.
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
 /// A write blocked this long means the client is gone or stuck: the socket is dropped.
@@ -48,7 +51,12 @@ pub async fn websocket(
     let state = state.clone();
     let config = WebSocketConfig::default()
         .max_message_size(Some(MAX_FRAME))
-        .max_frame_size(Some(MAX_FRAME));
+        .max_frame_size(Some(MAX_FRAME))
+        // tungstenite's defaults reserve 128 KiB per connection for reading and buffer
+        // 128 KiB of writes; clients send at most 1 KiB and every event is flushed at
+        // once, so small buffers cost nothing and keep idle viewers small.
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(0);
     Ok(ws.config(config).on_upgrade(move |socket| async move {
         Session::run(socket, state, viewer, greeting).await;
         drop(ticket);
