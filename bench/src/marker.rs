@@ -18,7 +18,8 @@ pub fn now_ns() -> u64 {
 }
 
 /// Event `n` of `build_id`, stamped now; `padding` extra bytes make it as large as a
-/// real event (a batch of log lines) when asked.
+/// real event (a batch of log lines) when asked. Event 0 is `QUEUED`, as the edge stores
+/// first for every real build (the edge's feed window relies on seeing it).
 pub fn event(build_id: &str, n: u32, padding: usize) -> Event {
     let mut message = format!("{PREFIX}{} n={n}", now_ns());
     if padding > 0 {
@@ -29,10 +30,18 @@ pub fn event(build_id: &str, n: u32, padding: usize) -> Event {
         build_id,
         "bench",
         EventBody::Status(StatusUpdate {
-            code: StatusCode::Build,
+            code: if n == 0 {
+                StatusCode::Queued
+            } else {
+                StatusCode::Build
+            },
             message,
             progress: None,
-            build_status: Some(BuildStatus::Building),
+            build_status: Some(if n == 0 {
+                BuildStatus::Queued
+            } else {
+                BuildStatus::Building
+            }),
         }),
     )
 }

@@ -5,12 +5,14 @@
 //! `Nats-Last-Sequence` is not the last sequence seen, a NATS reconnect, or a
 //! slow-consumer drop makes it refetch the missing events from history first.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use async_nats::{Message, Subscriber};
-use buildwire_schemas::subjects;
+use buildwire_schemas::events::StatusCode;
+use buildwire_schemas::{EventBody, subjects};
 use futures::StreamExt;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::{CancellationToken, DropGuard};
@@ -26,12 +28,46 @@ pub const VIEWER_QUEUE: usize = 512;
 /// Pause before retrying a refetch that failed (NATS away).
 const REFETCH_RETRY: Duration = Duration::from_millis(500);
 
+/// A build's newest frames, kept so that viewers resuming inside it (a reconnect storm)
+/// cost no JetStream read: it holds every event of the build after `after`, in order.
+struct Window {
+    frames: VecDeque<Arc<Frame>>,
+    /// Every event after this sequence is in `frames`; `None` while that is not known.
+    after: Option<u64>,
+}
+
+impl Window {
+    fn push(&mut self, frame: Arc<Frame>) {
+        self.frames.push_back(frame);
+        if self.frames.len() > VIEWER_QUEUE
+            && let Some(dropped) = self.frames.pop_front()
+        {
+            self.after = self.after.map(|_| dropped.seq);
+        }
+    }
+}
+
+/// What a viewer resuming inside the window starts from.
+pub struct WindowRead {
+    /// Every frame after the viewer's cursor.
+    pub frames: Vec<Arc<Frame>>,
+    /// The build's newest frame.
+    pub last: Arc<Frame>,
+    /// The live feed from right after `last` (subscribed under the window's lock).
+    pub rx: broadcast::Receiver<Arc<Frame>>,
+}
+
+fn lock(window: &Mutex<Window>) -> std::sync::MutexGuard<'_, Window> {
+    window.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// A build's live events on this node.
 pub struct Feed {
     build_id: String,
     id: u64,
     tx: broadcast::Sender<Arc<Frame>>,
     head: Arc<AtomicU64>,
+    window: Arc<Mutex<Window>>,
     hub: Weak<HubShared>,
     /// The first sequence the database holds for the build (`None`: nothing), asked once
     /// per feed rather than once per viewer.
@@ -60,8 +96,33 @@ impl Feed {
             .subscribe(subjects::live_events(build_id))
             .await
             .map_err(|e| HistoryError::Unavailable(e.to_string()))?;
-        // Subscribed first, so anything stored after this read arrives live.
-        let head = hub.history.last(build_id).await?.map_or(0, |f| f.seq);
+        // Subscribed first, so anything stored after this read arrives live. The read
+        // fills the window once per feed, instead of once per viewer.
+        let stored = hub.history.all_after(build_id, 0).await?;
+        let head = stored.last().map_or(0, |f| f.seq);
+        // The build's first event is the edge's `queued`: holding it proves the window
+        // holds the whole build (JetStream deletes from the front).
+        let whole = stored.first().is_some_and(|frame| {
+            matches!(
+                frame.event.as_ref().map(|e| &e.body),
+                Some(EventBody::Status(status)) if status.code == StatusCode::Queued
+            )
+        });
+        let skip = stored.len().saturating_sub(VIEWER_QUEUE);
+        let mut window = Window {
+            frames: VecDeque::with_capacity(stored.len().min(VIEWER_QUEUE)),
+            after: None,
+        };
+        if whole {
+            window.after = Some(if skip == 0 { 0 } else { stored[skip - 1].seq });
+        } else if let Some(last) = stored.last() {
+            // Only what comes from now on is known to be complete.
+            window.after = Some(last.seq);
+        }
+        window
+            .frames
+            .extend(stored.into_iter().skip(skip).map(Arc::new));
+        let window = Arc::new(Mutex::new(window));
         let (tx, _) = broadcast::channel(VIEWER_QUEUE);
         let head = Arc::new(AtomicU64::new(head));
         let stop = CancellationToken::new();
@@ -69,6 +130,7 @@ impl Feed {
             build_id: build_id.to_string(),
             tx: tx.clone(),
             head: head.clone(),
+            window: window.clone(),
             history: hub.history.clone(),
             metrics: hub.metrics.clone(),
             dirty: false,
@@ -81,6 +143,7 @@ impl Feed {
             id,
             tx,
             head,
+            window,
             hub: Arc::downgrade(hub),
             earliest_recorded: tokio::sync::OnceCell::new(),
             _stop: stop.drop_guard(),
@@ -128,6 +191,26 @@ impl Feed {
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.tx.subscribe()
     }
+
+    /// For a viewer whose last event is `after`: every frame after it and the live feed
+    /// from there, when the window covers `after` (else `None`: read history).
+    pub fn read_window(&self, after: u64) -> Option<WindowRead> {
+        let window = lock(&self.window);
+        let covered = window.after.is_some_and(|from| from <= after);
+        let last = window.frames.back()?.clone();
+        if !covered || after > last.seq {
+            return None;
+        }
+        let frames = window
+            .frames
+            .iter()
+            .filter(|frame| frame.seq > after)
+            .cloned()
+            .collect();
+        // Subscribed while holding the lock the feed sends under: nothing in between.
+        let rx = self.tx.subscribe();
+        Some(WindowRead { frames, last, rx })
+    }
 }
 
 impl Drop for Feed {
@@ -142,6 +225,7 @@ struct FeedTask {
     build_id: String,
     tx: broadcast::Sender<Arc<Frame>>,
     head: Arc<AtomicU64>,
+    window: Arc<Mutex<Window>>,
     history: History,
     metrics: Metrics,
     /// A refetch is owed (the last one failed).
@@ -224,9 +308,12 @@ impl FeedTask {
         if frame.seq <= self.head() {
             return;
         }
+        let frame = Arc::new(frame);
+        let mut window = lock(&self.window);
         self.head.store(frame.seq, Ordering::Release);
+        window.push(frame.clone());
         // No receivers is fine: viewers come and go.
-        let _ = self.tx.send(Arc::new(frame));
+        let _ = self.tx.send(frame);
     }
 }
 

@@ -34,6 +34,8 @@ pub(crate) struct HubShared {
     metrics: Metrics,
     store: Option<buildwire_record::Store>,
     feeds: Mutex<HashMap<String, Weak<Feed>>>,
+    /// Builds whose feed is being started, so concurrent viewers start one, not one each.
+    starting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     next_feed: AtomicU64,
 }
 
@@ -70,6 +72,7 @@ impl Hub {
                 metrics,
                 store,
                 feeds: Mutex::new(HashMap::new()),
+                starting: Mutex::new(HashMap::new()),
                 next_feed: AtomicU64::new(1),
             }),
         }
@@ -96,16 +99,46 @@ impl Hub {
         feeds.get(build_id).and_then(Weak::upgrade)
     }
 
-    /// The feed of `build_id`, subscribing when this node has none yet.
+    /// The feed of `build_id`, subscribing when this node has none yet. Viewers arriving
+    /// together (a reconnect storm) wait for one start instead of each reading history.
     pub async fn feed(&self, build_id: &str) -> Result<Arc<Feed>, HistoryError> {
         if let Some(feed) = self.lookup(build_id) {
             return Ok(feed);
         }
+        let gate = {
+            let mut starting = self
+                .shared
+                .starting
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            starting.entry(build_id.to_string()).or_default().clone()
+        };
+        let started = {
+            let _turn = gate.lock().await;
+            match self.lookup(build_id) {
+                Some(feed) => Ok(feed),
+                None => self.start_feed(build_id).await,
+            }
+        };
+        let mut starting = self
+            .shared
+            .starting
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if starting
+            .get(build_id)
+            .is_some_and(|g| Arc::ptr_eq(g, &gate) && Arc::strong_count(g) <= 2)
+        {
+            starting.remove(build_id);
+        }
+        started
+    }
+
+    async fn start_feed(&self, build_id: &str) -> Result<Arc<Feed>, HistoryError> {
         let id = self.shared.next_feed.fetch_add(1, Ordering::Relaxed);
         let created = Feed::start(&self.shared, build_id, id).await?;
         let mut feeds = self.shared.feeds.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(existing) = feeds.get(build_id).and_then(Weak::upgrade) {
-            // Another connection subscribed first; ours is dropped (and unsubscribes).
             return Ok(existing);
         }
         feeds.insert(build_id.to_string(), Arc::downgrade(&created));

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use buildwire_schemas::api::BuildProgress;
 use tokio::sync::broadcast::{self, error::RecvError};
 
+use super::feed::WindowRead;
 use super::{Feed, Hub};
 use crate::frame::Frame;
 use crate::history::{History, HistoryError};
@@ -77,6 +78,9 @@ impl Viewer {
         after: u64,
     ) -> Result<(Viewer, Greeting), OpenError> {
         let feed = hub.feed(build_id).await?;
+        if let Some(read) = feed.read_window(after) {
+            return Ok(Self::from_window(hub, feed, after, read));
+        }
         let history = hub.history().clone();
         let store = hub.store().cloned();
         let last = history.last(build_id).await?;
@@ -163,6 +167,35 @@ impl Viewer {
         Ok((viewer, greeting))
     }
 
+    /// A viewer whose cursor the feed's window covers: no JetStream read at all.
+    fn from_window(hub: &Hub, feed: Arc<Feed>, after: u64, read: WindowRead) -> (Viewer, Greeting) {
+        let greeting = Greeting {
+            last_seq: read.last.seq,
+            recovered: true,
+            snapshot: None,
+            finished: read.last.is_terminal() && after >= read.last.seq,
+            request_id: read
+                .last
+                .event
+                .as_ref()
+                .map(|e| e.request_id.clone())
+                .unwrap_or_default(),
+        };
+        let viewer = Viewer {
+            feed,
+            history: hub.history().clone(),
+            rx: read.rx,
+            sent: after,
+            backlog: read.frames.into(),
+            catching_up: false,
+            finished: greeting.finished,
+            store: hub.store().cloned(),
+            db_until: None,
+            first_stored: None,
+        };
+        (viewer, greeting)
+    }
+
     /// The build.
     pub fn build_id(&self) -> &str {
         self.feed.build_id()
@@ -179,11 +212,12 @@ impl Viewer {
         self.backlog.clear();
         self.catching_up = true;
         self.finished = false;
-        // A resume below what JetStream holds reads the database first again.
+        // A resume below what JetStream holds reads the database first again (when that
+        // is not known, the database is asked; JetStream follows where it ends).
         self.db_until = self
             .store
             .as_ref()
-            .and(self.first_stored)
+            .map(|_| self.first_stored.unwrap_or(u64::MAX))
             .filter(|first| after + 1 < *first);
     }
 
@@ -235,10 +269,14 @@ impl Viewer {
         if let (Some(until), Some(store)) = (self.db_until, &self.store)
             && self.sent + 1 < until
         {
-            let (events, _) = store
-                .events_after(&build_id, self.sent, PAGE as u64)
-                .await
-                .map_err(|e| HistoryError::Unavailable(e.to_string()))?;
+            let events = match store.events_after(&build_id, self.sent, PAGE as u64).await {
+                Ok((events, _)) => events,
+                Err(err) => {
+                    // JetStream serves what it still holds.
+                    tracing::warn!(%build_id, %err, "database unavailable for stream history");
+                    Vec::new()
+                }
+            };
             let frames: Vec<Arc<Frame>> = events
                 .into_iter()
                 .filter(|e| e.seq < until)
