@@ -183,16 +183,11 @@ export function applyEvent(previous, event) {
       status = "completed";
       break;
     case "failed":
-      p.errorMessage = event.message;
-      p.message = event.message;
-      endLines(p, "failed", at);
-      status = "failed";
-      break;
     case "cancelled":
       p.errorMessage = event.message;
       p.message = event.message;
-      endLines(p, "cancelled", at);
-      status = "cancelled";
+      endLines(p, event.type, at);
+      status = event.type;
       break;
     case "snapshot":
       // History was gone: take the server's fold as it is.

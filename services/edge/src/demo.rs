@@ -13,6 +13,7 @@ use poem::{IntoResponse, Request, Response, handler};
 use serde::{Deserialize, Serialize};
 
 use crate::api::{submit, validate};
+use crate::client::StaticFile;
 use crate::problem::ApiError;
 use crate::state::EdgeState;
 
@@ -29,8 +30,18 @@ pub enum Mode {
 pub const DEMO_USER: &str = "demo";
 
 const PAGE: &str = include_str!("../../../clients/web/demo/index.html");
-const SCRIPT: &str = include_str!("../../../clients/web/demo/app.js");
-const STYLE: &str = include_str!("../../../clients/web/demo/app.css");
+const FILES: [StaticFile; 2] = [
+    StaticFile {
+        name: "app.js",
+        body: include_str!("../../../clients/web/demo/app.js"),
+        content_type: "text/javascript; charset=utf-8",
+    },
+    StaticFile {
+        name: "app.css",
+        body: include_str!("../../../clients/web/demo/app.css"),
+        content_type: "text/css; charset=utf-8",
+    },
+];
 const POLICY: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
                       frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
@@ -43,22 +54,10 @@ pub fn page() -> Response {
         .into_response()
 }
 
-/// `GET /demo/app.js`.
+/// `GET /demo/{file}`: the page's script and style.
 #[handler]
-pub fn script() -> Response {
-    SCRIPT
-        .with_content_type("text/javascript; charset=utf-8")
-        .with_header("Cache-Control", "no-store")
-        .into_response()
-}
-
-/// `GET /demo/app.css`.
-#[handler]
-pub fn style() -> Response {
-    STYLE
-        .with_content_type("text/css; charset=utf-8")
-        .with_header("Cache-Control", "no-store")
-        .into_response()
+pub fn asset(Path(file): Path<String>) -> Result<Response, ApiError> {
+    crate::client::serve(&FILES, &file, "no-store")
 }
 
 /// `POST /demo/builds`: what the page may ask for.

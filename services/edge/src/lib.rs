@@ -135,8 +135,7 @@ pub fn app(state: Arc<EdgeState>, mode: Mode) -> impl Endpoint {
     let mut routes = Route::new();
     if mode == Mode::Demo {
         routes = routes
-            .at("/demo/app.js", get(demo::script))
-            .at("/demo/app.css", get(demo::style))
+            .at("/demo/:file", get(demo::asset))
             .at("/demo/builds", post(demo::submit_build).before(cap_body))
             .at(
                 "/demo/builds/:id/token",

@@ -210,6 +210,14 @@ impl Viewer {
     pub fn resume(&mut self, after: u64) {
         self.sent = after;
         self.backlog.clear();
+        if let Some(read) = self.feed.read_window(after) {
+            self.finished = read.last.is_terminal() && after >= read.last.seq;
+            self.backlog = read.frames.into();
+            self.rx = read.rx;
+            self.catching_up = false;
+            self.db_until = None;
+            return;
+        }
         self.catching_up = true;
         self.finished = false;
         // A resume below what JetStream holds reads the database first again (when that
