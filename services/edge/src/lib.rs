@@ -223,6 +223,7 @@ pub async fn start(
             nats.resyncs.clone(),
             metrics.clone(),
             store.clone(),
+            std::time::Duration::from_secs(config.feed_linger_secs),
         ),
         store,
         guards: guard::Guards::new(

@@ -38,6 +38,13 @@ pub struct ScopeLabel {
     pub scope: &'static str,
 }
 
+/// `from="window"|"history"`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FromLabel {
+    /// Where a stream's first events came from: the feed's window in memory, or history.
+    pub from: &'static str,
+}
+
 /// Every metric of one edge node.
 #[derive(Clone)]
 pub struct Metrics {
@@ -56,8 +63,10 @@ pub struct Metrics {
     pub sse_fallbacks: Counter,
     /// History refetches of live feeds, by reason.
     pub refetches: Family<ReasonLabel, Counter>,
-    /// Builds with a live subscription on this node.
+    /// Builds with a live subscription on this node (lingering ones included).
     pub feeds: Gauge,
+    /// Streams opened (and WebSocket resumes), by where their catch-up came from.
+    pub stream_starts: Family<FromLabel, Counter>,
     /// Builds accepted by `POST /v1/builds` and `POST /build-preview`.
     pub builds_submitted: Counter,
     /// Refusals by rate limits and stream quotas, by scope.
@@ -86,6 +95,7 @@ impl Metrics {
             sse_fallbacks: Counter::default(),
             refetches: Family::default(),
             feeds: Gauge::default(),
+            stream_starts: Family::default(),
             builds_submitted: Counter::default(),
             rate_limited: Family::default(),
             circuit_open_refusals: Counter::default(),
@@ -129,6 +139,11 @@ impl Metrics {
             "live_builds",
             "Builds with a live subscription on this node",
             metrics.feeds.clone(),
+        );
+        registry.register(
+            "stream_starts",
+            "Streams opened or resumed, by where catch-up came from: the feed's window in memory or history (JetStream, the database)",
+            metrics.stream_starts.clone(),
         );
         registry.register(
             "builds_submitted",

@@ -92,6 +92,10 @@ pub struct Config {
     pub max_viewers_per_user: u32,
     /// `BUILDWIRE_CONNECT_RATE_PER_MIN`: new stream connections per client address per minute. Default 120.
     pub connect_rate_per_min: u32,
+    /// `BUILDWIRE_FEED_LINGER_SECS`: how long an edge node keeps a build's live feed (its
+    /// subscription and last 512 events) after its last viewer left, so viewers coming
+    /// back from a network blip resume from memory. 0 drops feeds at once. Default 30.
+    pub feed_linger_secs: u64,
     /// `BUILDWIRE_DRAIN_TIMEOUT_MS`: on SIGTERM, how long in-flight work may finish before
     /// it is handed back to NATS for another worker. Default 20000.
     pub drain_timeout_ms: u64,
@@ -129,6 +133,7 @@ impl Default for Config {
             max_viewers_per_build: 500,
             max_viewers_per_user: 100,
             connect_rate_per_min: 120,
+            feed_linger_secs: 30,
             drain_timeout_ms: 20_000,
         }
     }
@@ -166,6 +171,7 @@ const ENV: &[(&str, &str)] = &[
     ("BUILDWIRE_MAX_VIEWERS_PER_BUILD", "max_viewers_per_build"),
     ("BUILDWIRE_MAX_VIEWERS_PER_USER", "max_viewers_per_user"),
     ("BUILDWIRE_CONNECT_RATE_PER_MIN", "connect_rate_per_min"),
+    ("BUILDWIRE_FEED_LINGER_SECS", "feed_linger_secs"),
 ];
 
 /// Fields whose environment values are numbers; every other variable is taken as text.
@@ -184,6 +190,7 @@ const NUMERIC: &[&str] = &[
     "max_viewers_per_build",
     "max_viewers_per_user",
     "connect_rate_per_min",
+    "feed_linger_secs",
 ];
 
 /// The documented environment variables as a figment provider (empty values are unset).

@@ -6,6 +6,7 @@ mod demo;
 mod edge;
 mod edge_api;
 mod edge_clients;
+mod feed_linger;
 mod guards;
 mod persistence;
 mod spine;

@@ -69,6 +69,7 @@ pub struct Feed {
     head: Arc<AtomicU64>,
     window: Arc<Mutex<Window>>,
     hub: Weak<HubShared>,
+    metrics: Metrics,
     /// The first sequence the database holds for the build (`None`: nothing), asked once
     /// per feed rather than once per viewer.
     earliest_recorded: tokio::sync::OnceCell<Option<u64>>,
@@ -145,6 +146,7 @@ impl Feed {
             head,
             window,
             hub: Arc::downgrade(hub),
+            metrics: hub.metrics.clone(),
             earliest_recorded: tokio::sync::OnceCell::new(),
             _stop: stop.drop_guard(),
         }))
@@ -187,14 +189,32 @@ impl Feed {
         }
     }
 
+    /// Called as a viewer of this feed leaves: the hub keeps the feed for its linger.
+    pub(crate) fn release(self: &Arc<Self>) {
+        if let Some(hub) = self.hub.upgrade() {
+            hub.linger(self);
+        }
+    }
+
     /// A receiver of every frame broadcast from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
         self.tx.subscribe()
     }
 
     /// For a viewer whose last event is `after`: every frame after it and the live feed
-    /// from there, when the window covers `after` (else `None`: read history).
+    /// from there, when the window covers `after` (else `None`: read history). Counted in
+    /// `stream_starts` either way.
     pub fn read_window(&self, after: u64) -> Option<WindowRead> {
+        let read = self.try_window(after);
+        let from = if read.is_some() { "window" } else { "history" };
+        self.metrics
+            .stream_starts
+            .get_or_create(&crate::metrics::FromLabel { from })
+            .inc();
+        read
+    }
+
+    fn try_window(&self, after: u64) -> Option<WindowRead> {
         let window = lock(&self.window);
         let covered = window.after.is_some_and(|from| from <= after);
         let last = window.frames.back()?.clone();

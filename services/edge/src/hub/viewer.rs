@@ -311,3 +311,9 @@ impl Viewer {
         Ok(())
     }
 }
+
+impl Drop for Viewer {
+    fn drop(&mut self) {
+        self.feed.release();
+    }
+}
