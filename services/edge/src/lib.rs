@@ -16,6 +16,7 @@ pub mod frame;
 pub mod guard;
 pub mod history;
 pub mod hub;
+pub mod listener;
 pub mod logs;
 pub mod metrics;
 pub mod preview;
@@ -189,9 +190,11 @@ pub async fn start(
 ) -> Result<EdgeHandle, EdgeError> {
     let jwt_keys = buildwire_runtime::secrets::jwt_keys(config)?;
     let (service_keys, keyring) = keys(config, &jwt_keys)?;
-    let acceptor = TcpListener::bind(config.http_addr.as_str())
-        .into_acceptor()
-        .await?;
+    let acceptor = listener::NoDelayAcceptor(
+        TcpListener::bind(config.http_addr.as_str())
+            .into_acceptor()
+            .await?,
+    );
     let addr = acceptor
         .local_addr()
         .into_iter()

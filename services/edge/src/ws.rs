@@ -17,6 +17,8 @@ use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSo
 use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Request, handler};
 
+use crate::frame::Frame;
+use crate::history::HistoryError;
 use crate::hub::{Greeting, Next, Viewer};
 use crate::metrics::{ConnectionGuard, TransportLabel};
 use crate::problem::ApiError;
@@ -30,8 +32,15 @@ const MAX_FRAME: usize = 64 * 1024;
 /// Bytes read from a socket at a time. tungstenite zero-fills its whole read buffer before
 /// every read, so its 128 KiB default made every connection 128 KiB resident.
 const READ_BUFFER: usize = 1024;
-/// Idle time after which the server sends a `heartbeat` event.
+/// The heartbeat tick: a connection that sent nothing since the previous tick gets a
+/// `heartbeat` event (so one every 15 to 30 s of silence, well under proxies' idle limits).
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Frames that are ready together are written with one flush (one `send` for the run,
+/// not one per frame), at most this many per run.
+const BATCH_FRAMES: usize = 64;
+/// Bytes tungstenite buffers before it writes on its own; a run is flushed when it ends.
+/// A connection's write buffer keeps the capacity its largest run needed.
+const WRITE_BUFFER: usize = 8 * 1024;
 /// A write blocked this long means the client is gone or stuck: the socket is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a closing socket waits for the client's close reply.
@@ -53,10 +62,10 @@ pub async fn websocket(
         .max_message_size(Some(MAX_FRAME))
         .max_frame_size(Some(MAX_FRAME))
         // tungstenite's defaults reserve 128 KiB per connection for reading and buffer
-        // 128 KiB of writes; clients send at most 1 KiB and every event is flushed at
-        // once, so small buffers cost nothing and keep idle viewers small.
+        // 128 KiB of writes; clients send at most 1 KiB and runs of events are flushed
+        // when they end, so small buffers cost nothing and keep idle viewers small.
         .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(0);
+        .write_buffer_size(WRITE_BUFFER);
     Ok(ws.config(config).on_upgrade(move |socket| async move {
         Session::run(socket, state, viewer, greeting).await;
         drop(ticket);
@@ -102,7 +111,7 @@ impl Session {
             build_id: viewer.build_id().to_string(),
             request_id: greeting.request_id.clone(),
         };
-        let closing = match session.greet(&greeting).await {
+        let closing = match Box::pin(session.greet(&greeting)).await {
             Err(()) => return,
             Ok(()) if greeting.finished => Closing::new(CloseCode::Normal, "build finished"),
             Ok(()) => match session.serve(&mut viewer, &mut incoming).await {
@@ -118,7 +127,7 @@ impl Session {
                 .get_or_create(&TransportLabel { transport: "ws" })
                 .inc();
         }
-        session.close(closing, &mut incoming).await;
+        Box::pin(session.close(closing, &mut incoming)).await;
     }
 
     fn event(&self, body: EventBody) -> Event {
@@ -155,6 +164,9 @@ impl Session {
 
     /// Streams until the build ends, the client leaves or breaks the protocol, or the
     /// node stops. `None`: the connection is gone, nothing to close.
+    ///
+    /// The viewer is polled before the socket's read half: while frames are ready they
+    /// are written in runs, and the client's messages are read once the run is out.
     async fn serve(
         &mut self,
         viewer: &mut Viewer,
@@ -163,6 +175,7 @@ impl Session {
         let shutdown = self.state.shutdown.clone();
         let mut heartbeat =
             tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
+        let mut sent_since_tick = false;
         loop {
             tokio::select! {
                 biased;
@@ -171,6 +184,20 @@ impl Session {
                         CloseCode::Away,
                         format!("server going away; resume after {}", viewer.cursor()),
                     ));
+                }
+                next = viewer.next() => {
+                    let next = match next {
+                        Ok(Next::Frame(frame)) => match Box::pin(self.send_run(frame, viewer)).await {
+                            Err(()) => return None,
+                            Ok(None) => {
+                                sent_since_tick = true;
+                                continue;
+                            }
+                            Ok(Some(next)) => Ok(next),
+                        },
+                        other => other,
+                    };
+                    return Some(self.ending(viewer, next));
                 }
                 message = incoming.next() => match message {
                     None | Some(Ok(Message::Close(_))) => return None,
@@ -185,7 +212,7 @@ impl Session {
                         return None;
                     }
                     Some(Ok(Message::Text(text))) => {
-                        if let Some(closing) = self.on_client_message(viewer, &text).await {
+                        if let Some(closing) = Box::pin(self.on_client_message(viewer, &text)).await {
                             return Some(closing);
                         }
                     }
@@ -203,35 +230,68 @@ impl Session {
                     }
                     Some(Ok(_)) => {} // ping/pong: answered by the protocol layer
                 },
-                next = viewer.next() => match next {
-                    Ok(Next::Frame(frame)) => {
-                        if self.send_text(frame.json.to_string()).await.is_err() {
+                _ = heartbeat.tick() => {
+                    if !std::mem::take(&mut sent_since_tick) {
+                        let beat = self.event(EventBody::Heartbeat(Heartbeat {}));
+                        if Box::pin(self.send_event(&beat)).await.is_err() {
                             return None;
                         }
-                        self.state.metrics.delivered(&frame, frame.prev.is_some());
-                        heartbeat.reset();
-                    }
-                    Ok(Next::Finished) => return Some(Closing::new(CloseCode::Normal, "build finished")),
-                    Ok(Next::Slow) => {
-                        return Some(Closing::new(
-                            CloseCode::Again,
-                            format!("slow consumer: resume after {}", viewer.cursor()),
-                        ));
-                    }
-                    Err(err) => {
-                        tracing::warn!(build_id = %self.build_id, %err, "stream history unavailable");
-                        return Some(Closing::new(
-                            CloseCode::Error,
-                            format!("history unavailable; resume after {}", viewer.cursor()),
-                        ));
-                    }
-                },
-                _ = heartbeat.tick() => {
-                    let beat = self.event(EventBody::Heartbeat(Heartbeat {}));
-                    if self.send_event(&beat).await.is_err() {
-                        return None;
                     }
                 }
+            }
+        }
+    }
+
+    /// Writes `first` and the frames ready behind it (at most [`BATCH_FRAMES`]), then
+    /// flushes once. Returns what ended the run when it was not "nothing more ready".
+    async fn send_run(
+        &mut self,
+        first: Arc<Frame>,
+        viewer: &mut Viewer,
+    ) -> Result<Option<Next>, ()> {
+        let mut written = 0;
+        let mut next = Some(Next::Frame(first));
+        let ending = loop {
+            match next {
+                Some(Next::Frame(frame)) => {
+                    let text = Message::Text(frame.json.to_string());
+                    match tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(text)).await {
+                        Ok(Ok(())) => {}
+                        _ => return Err(()),
+                    }
+                    self.state.metrics.delivered(&frame, frame.prev.is_some());
+                    written += 1;
+                    if written == BATCH_FRAMES {
+                        break None;
+                    }
+                    next = viewer.try_next();
+                }
+                other => break other,
+            }
+        };
+        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await {
+            Ok(Ok(())) => Ok(ending),
+            _ => Err(()),
+        }
+    }
+
+    /// How a stream ends for a viewer outcome other than a frame.
+    fn ending(&self, viewer: &Viewer, next: Result<Next, HistoryError>) -> Closing {
+        match next {
+            // A frame never ends a stream; it is matched only to be exhaustive.
+            Ok(Next::Finished) | Ok(Next::Frame(_)) => {
+                Closing::new(CloseCode::Normal, "build finished")
+            }
+            Ok(Next::Slow) => Closing::new(
+                CloseCode::Again,
+                format!("slow consumer: resume after {}", viewer.cursor()),
+            ),
+            Err(err) => {
+                tracing::warn!(build_id = %self.build_id, %err, "stream history unavailable");
+                Closing::new(
+                    CloseCode::Error,
+                    format!("history unavailable; resume after {}", viewer.cursor()),
+                )
             }
         }
     }

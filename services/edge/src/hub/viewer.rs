@@ -6,7 +6,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use buildwire_schemas::api::BuildProgress;
-use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
 
 use super::feed::WindowRead;
 use super::{Feed, Hub};
@@ -233,8 +236,30 @@ impl Viewer {
     /// it is returned.
     pub async fn next(&mut self) -> Result<Next, HistoryError> {
         loop {
+            if let Some(next) = self.try_next() {
+                return Ok(next);
+            }
+            if self.catching_up {
+                // Boxed: history reads (JetStream, the database) are large futures that
+                // every idle connection would otherwise carry inline.
+                Box::pin(self.catch_up_page()).await?;
+                continue;
+            }
+            match self.rx.recv().await {
+                Ok(frame) => self.take_live(frame),
+                Err(RecvError::Lagged(_)) => return Ok(Next::Slow),
+                Err(RecvError::Closed) => self.catching_up = true,
+            }
+        }
+    }
+
+    /// What is ready to send without waiting (`None`: nothing yet, or history must be
+    /// read first, which [`Viewer::next`] does). Lets a transport write a run of ready
+    /// frames with one flush.
+    pub fn try_next(&mut self) -> Option<Next> {
+        loop {
             if self.finished {
-                return Ok(Next::Finished);
+                return Some(Next::Finished);
             }
             if let Some(frame) = self.backlog.pop_front() {
                 if frame.seq <= self.sent {
@@ -245,28 +270,31 @@ impl Viewer {
                     continue;
                 }
                 self.finished = frame.is_terminal();
-                return Ok(Next::Frame(frame));
+                return Some(Next::Frame(frame));
             }
             if self.catching_up {
-                self.catch_up_page().await?;
-                continue;
+                return None;
             }
-            match self.rx.recv().await {
-                Ok(frame) => {
-                    if frame.seq <= self.sent {
-                        continue;
-                    }
-                    if frame.prev.is_some_and(|prev| prev > self.sent) {
-                        // Something between our cursor and this frame never reached us.
-                        self.catching_up = true;
-                        continue;
-                    }
-                    self.backlog.push_back(frame);
-                }
-                Err(RecvError::Lagged(_)) => return Ok(Next::Slow),
-                Err(RecvError::Closed) => self.catching_up = true,
+            match self.rx.try_recv() {
+                Ok(frame) => self.take_live(frame),
+                Err(TryRecvError::Lagged(_)) => return Some(Next::Slow),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Closed) => self.catching_up = true,
             }
         }
+    }
+
+    /// Queues a frame of the live feed, or turns to history when it shows a gap.
+    fn take_live(&mut self, frame: Arc<Frame>) {
+        if frame.seq <= self.sent {
+            return;
+        }
+        if frame.prev.is_some_and(|prev| prev > self.sent) {
+            // Something between our cursor and this frame never reached us.
+            self.catching_up = true;
+            return;
+        }
+        self.backlog.push_back(frame);
     }
 
     /// Reads one page of history after the cursor. At the end of history it subscribes
