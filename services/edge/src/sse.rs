@@ -17,7 +17,9 @@ use bytes::Bytes;
 use poem::http::StatusCode;
 use poem::web::{Data, Path, Query};
 use poem::{Body, Request, Response, handler};
-use tokio_util::sync::CancellationToken;
+use std::pin::Pin;
+
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 use crate::hub::{Greeting, Next, Viewer};
 use crate::metrics::{ConnectionGuard, Metrics, TransportLabel};
@@ -27,8 +29,11 @@ use crate::streams::{self, StreamQuery};
 
 /// Reconnection delay suggested to `EventSource`, in milliseconds.
 pub const RETRY_MS: u64 = 2000;
-/// Idle time after which a comment heartbeat is sent.
+/// The heartbeat tick: a stream that sent nothing since the previous tick gets a comment
+/// heartbeat (so one every 15 to 30 s of silence).
 pub const HEARTBEAT: Duration = Duration::from_secs(15);
+/// Events ready together go out as one chunk (one write), at most this many.
+const BATCH_FRAMES: usize = 64;
 
 /// Opens the stream, or answers 204 when the build ended and the client has everything.
 #[handler]
@@ -54,7 +59,10 @@ pub async fn events(
     let stream = SseStream {
         viewer,
         metrics: state.metrics.clone(),
-        shutdown: state.shutdown.clone(),
+        stopping: Box::pin(state.shutdown.clone().cancelled_owned()),
+        heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT),
+        sent_since_tick: false,
+        pending: None,
         opening: Some(greeting),
         done: false,
         _open: ConnectionGuard::open(&state.metrics, "sse"),
@@ -74,15 +82,21 @@ pub async fn events(
 struct SseStream {
     viewer: Viewer,
     metrics: Metrics,
-    shutdown: CancellationToken,
+    /// Made once per stream, not once per event.
+    stopping: Pin<Box<WaitForCancellationFutureOwned>>,
+    heartbeat: tokio::time::Interval,
+    sent_since_tick: bool,
+    /// What ended the last batch, handled on the next call.
+    pending: Option<Next>,
     opening: Option<Greeting>,
     done: bool,
     _open: ConnectionGuard,
     _ticket: crate::guard::ViewerTicket,
 }
 
-fn data(seq: u64, json: &str) -> Bytes {
-    Bytes::from(format!("id: {seq}\ndata: {json}\n\n"))
+fn push_data(text: &mut String, seq: u64, json: &str) {
+    use std::fmt::Write;
+    let _ = write!(text, "id: {seq}\ndata: {json}\n\n");
 }
 
 fn comment(text: &str) -> Bytes {
@@ -108,23 +122,53 @@ impl SseStream {
                 );
                 snapshot.seq = seq;
                 let json = serde_json::to_string(&snapshot).unwrap_or_default();
-                text.push_str(&format!("id: {seq}\ndata: {json}\n\n"));
+                push_data(&mut text, seq, &json);
             }
             return Some(Bytes::from(text));
         }
-        let next = tokio::select! {
-            biased;
-            _ = self.shutdown.cancelled() => {
-                self.done = true;
-                return Some(comment("closing: server going away; reconnect with Last-Event-ID"));
-            }
-            next = self.viewer.next() => next,
-            _ = tokio::time::sleep(HEARTBEAT) => return Some(comment("heartbeat")),
+        let next = match self.pending.take() {
+            Some(next) => Ok(next),
+            None => loop {
+                tokio::select! {
+                    biased;
+                    _ = &mut self.stopping => {
+                        self.done = true;
+                        return Some(comment("closing: server going away; reconnect with Last-Event-ID"));
+                    }
+                    next = self.viewer.next() => break next,
+                    _ = self.heartbeat.tick() => {
+                        if !std::mem::take(&mut self.sent_since_tick) {
+                            return Some(comment("heartbeat"));
+                        }
+                    }
+                }
+            },
         };
         match next {
-            Ok(Next::Frame(frame)) => {
-                self.metrics.delivered(&frame, frame.prev.is_some());
-                Some(data(frame.seq, &frame.json))
+            Ok(Next::Frame(first)) => {
+                let mut text = String::with_capacity(first.json.len() + 32);
+                let mut frame = first;
+                let mut count = 1;
+                loop {
+                    push_data(&mut text, frame.seq, &frame.json);
+                    self.metrics.delivered(&frame, frame.prev.is_some());
+                    if count == BATCH_FRAMES {
+                        break;
+                    }
+                    match self.viewer.try_next() {
+                        Some(Next::Frame(more)) => {
+                            frame = more;
+                            count += 1;
+                        }
+                        other => {
+                            // Nothing more ready, or the stream's end: handled next call.
+                            self.pending = other;
+                            break;
+                        }
+                    }
+                }
+                self.sent_since_tick = true;
+                Some(Bytes::from(text))
             }
             Ok(Next::Finished) => None,
             Ok(Next::Slow) => {

@@ -173,13 +173,17 @@ impl Session {
         incoming: &mut futures::stream::SplitStream<WebSocketStream>,
     ) -> Option<Closing> {
         let shutdown = self.state.shutdown.clone();
+        // Made once: a fresh `cancelled()` per loop would register and deregister with
+        // the token on every frame.
+        let stopping = shutdown.cancelled();
+        tokio::pin!(stopping);
         let mut heartbeat =
             tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
         let mut sent_since_tick = false;
         loop {
             tokio::select! {
                 biased;
-                _ = shutdown.cancelled() => {
+                _ = &mut stopping => {
                     return Some(Closing::new(
                         CloseCode::Away,
                         format!("server going away; resume after {}", viewer.cursor()),
