@@ -33,6 +33,9 @@ fn too_many(code: &'static str, detail: String, wait: Duration) -> ApiError {
     }
 }
 
+/// How often the rate limiters forget keys whose limits are back to full.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
 /// The node's guards.
 pub struct Guards {
     per_user: DefaultKeyedRateLimiter<String>,
@@ -155,6 +158,21 @@ impl Guards {
             ));
         }
         Ok(())
+    }
+
+    /// Forgets the rate-limit state of users and addresses whose limits are back to full
+    /// (they would otherwise stay in memory for the node's life, one entry per address
+    /// ever seen). The edge calls it every [`PRUNE_EVERY`].
+    pub fn prune(&self) {
+        self.per_user.retain_recent();
+        self.per_user.shrink_to_fit();
+        self.per_address.retain_recent();
+        self.per_address.shrink_to_fit();
+    }
+
+    /// Rate-limit entries held (users + addresses), for tests and the operator.
+    pub fn tracked_keys(&self) -> usize {
+        self.per_user.len() + self.per_address.len()
     }
 
     /// May a stream from `address` for `build_id` of `user_id` open? The ticket holds its

@@ -181,6 +181,20 @@ async fn open_store(config: &Config) -> Option<buildwire_record::Store> {
     }
 }
 
+/// Lets the rate limiters forget idle keys every [`guard::PRUNE_EVERY`] while the node runs.
+async fn prune_guards(state: std::sync::Weak<EdgeState>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(guard::PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tick.tick() => match state.upgrade() {
+                Some(state) => state.guards.prune(),
+                None => return,
+            },
+        }
+    }
+}
+
 /// Binds `config.http_addr` and serves until `shutdown` fires.
 pub async fn start(
     config: &Config,
@@ -253,6 +267,7 @@ pub async fn start(
         }),
         shutdown: shutdown.clone(),
     });
+    tokio::spawn(prune_guards(Arc::downgrade(&state), shutdown.clone()));
     let server = poem::Server::new_with_acceptor(acceptor);
     let endpoint = app(state.clone(), mode);
     let task = tokio::spawn(async move {

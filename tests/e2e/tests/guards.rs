@@ -208,3 +208,32 @@ async fn stream_quotas_refuse_clearly_and_free_up_when_viewers_leave() {
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_state_of_idle_users_and_addresses_is_forgotten() {
+    let fixture = NatsFixture::start();
+    // 100 a second: one use is forgotten-worthy 10 ms later.
+    let node = Node::with_env(
+        &fixture.url(),
+        KEYS,
+        &[
+            ("BUILDWIRE_CONNECT_RATE_PER_MIN", "6000"),
+            ("BUILDWIRE_RATE_USER_PER_MIN", "6000"),
+        ],
+    )
+    .await;
+    let accepted = crate::edge_clients::submit(&node, "Create a poll").await;
+    let id = accepted["buildId"].as_str().expect("id").to_string();
+    let token = accepted["buildToken"].as_str().expect("token").to_string();
+    let socket = crate::edge_clients::open_ws(&node.ws(&id, &token, 0)).await;
+    let guards = &node.edge.state.guards;
+    assert_eq!(guards.tracked_keys(), 2, "one user, one address");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    guards.prune();
+    assert_eq!(
+        guards.tracked_keys(),
+        0,
+        "limits back to full are forgotten"
+    );
+    drop(socket);
+}
