@@ -210,7 +210,8 @@ export function watchBuild({
   const connect = () => {
     if (closed) return;
     setState("connecting");
-    if (using === "ws" && typeof WebSocket !== "undefined") connectWebSocket();
+    if (using === "ws" && typeof WebSocket === "undefined") using = "sse";
+    if (using === "ws") connectWebSocket();
     else connectEventSource();
   };
 

@@ -7,8 +7,8 @@
 //! `EventSource` stop. Written by hand rather than with poem's `SSE`, which cannot send
 //! comments (heartbeats and close reasons).
 
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use buildwire_schemas::Event;
 use buildwire_schemas::EventBody;
@@ -17,23 +17,16 @@ use bytes::Bytes;
 use poem::http::StatusCode;
 use poem::web::{Data, Path, Query};
 use poem::{Body, Request, Response, handler};
-use std::pin::Pin;
-
 use tokio_util::sync::WaitForCancellationFutureOwned;
 
-use crate::hub::{Greeting, Next, Viewer};
+use crate::hub::{End, Greeting, Next, Viewer};
 use crate::metrics::{ConnectionGuard, Metrics, TransportLabel};
 use crate::problem::ApiError;
 use crate::state::EdgeState;
-use crate::streams::{self, StreamQuery};
+use crate::streams::{self, HEARTBEAT, MAX_RUN, StreamQuery};
 
 /// Reconnection delay suggested to `EventSource`, in milliseconds.
 pub const RETRY_MS: u64 = 2000;
-/// The heartbeat tick: a stream that sent nothing since the previous tick gets a comment
-/// heartbeat (so one every 15 to 30 s of silence).
-pub const HEARTBEAT: Duration = Duration::from_secs(15);
-/// Events ready together go out as one chunk (one write), at most this many.
-const BATCH_FRAMES: usize = 64;
 
 /// Opens the stream, or answers 204 when the build ended and the client has everything.
 #[handler]
@@ -50,7 +43,9 @@ pub async fn events(
         _ => query.after.unwrap_or(0),
     };
     let (viewer, greeting, ticket) = streams::open(state, req, &build_id, &query, after).await?;
-    if greeting.finished {
+    // 204 only when the client has everything: one whose history is gone gets the
+    // snapshot first, and the stream ends after it.
+    if greeting.finished && greeting.recovered {
         return Ok(Response::builder().status(StatusCode::NO_CONTENT).finish());
     }
     if query.is_fallback() {
@@ -62,7 +57,7 @@ pub async fn events(
         stopping: Box::pin(state.shutdown.clone().cancelled_owned()),
         heartbeat: tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT),
         sent_since_tick: false,
-        pending: None,
+        ending: None,
         opening: Some(greeting),
         done: false,
         _open: ConnectionGuard::open(&state.metrics, "sse"),
@@ -86,8 +81,8 @@ struct SseStream {
     stopping: Pin<Box<WaitForCancellationFutureOwned>>,
     heartbeat: tokio::time::Interval,
     sent_since_tick: bool,
-    /// What ended the last batch, handled on the next call.
-    pending: Option<Next>,
+    /// The end the last run reached, handled on the next call.
+    ending: Option<End>,
     opening: Option<Greeting>,
     done: bool,
     _open: ConnectionGuard,
@@ -126,8 +121,8 @@ impl SseStream {
             }
             return Some(Bytes::from(text));
         }
-        let next = match self.pending.take() {
-            Some(next) => Ok(next),
+        let next = match self.ending.take() {
+            Some(end) => Ok(Next::End(end)),
             None => loop {
                 tokio::select! {
                     biased;
@@ -152,7 +147,7 @@ impl SseStream {
                 loop {
                     push_data(&mut text, frame.seq, &frame.json);
                     self.metrics.delivered(&frame, frame.prev.is_some());
-                    if count == BATCH_FRAMES {
+                    if count == MAX_RUN {
                         break;
                     }
                     match self.viewer.try_next() {
@@ -160,18 +155,18 @@ impl SseStream {
                             frame = more;
                             count += 1;
                         }
-                        other => {
-                            // Nothing more ready, or the stream's end: handled next call.
-                            self.pending = other;
+                        Some(Next::End(end)) => {
+                            self.ending = Some(end);
                             break;
                         }
+                        None => break,
                     }
                 }
                 self.sent_since_tick = true;
                 Some(Bytes::from(text))
             }
-            Ok(Next::Finished) => None,
-            Ok(Next::Slow) => {
+            Ok(Next::End(End::Finished)) => None,
+            Ok(Next::End(End::Slow)) => {
                 self.done = true;
                 self.metrics
                     .slow_viewer_closes

@@ -11,6 +11,12 @@ use crate::hub::{Greeting, Viewer};
 use crate::problem::ApiError;
 use crate::state::EdgeState;
 
+/// The heartbeat tick of both transports: a stream that sent nothing since the previous
+/// tick gets a heartbeat (so one after 15 to 30 s of silence, under proxies' idle limits).
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
+/// Events ready together are written as one run (one `send`), at most this many.
+pub const MAX_RUN: usize = 64;
+
 /// Query parameters of `/ws/builds/{id}` and `/events/{id}`.
 #[derive(Deserialize, Debug, Default)]
 pub struct StreamQuery {

@@ -19,11 +19,11 @@ use poem::{IntoResponse, Request, handler};
 
 use crate::frame::Frame;
 use crate::history::HistoryError;
-use crate::hub::{Greeting, Next, Viewer};
+use crate::hub::{End, Greeting, Next, Viewer};
 use crate::metrics::{ConnectionGuard, TransportLabel};
 use crate::problem::ApiError;
 use crate::state::EdgeState;
-use crate::streams::{self, StreamQuery};
+use crate::streams::{self, HEARTBEAT, MAX_RUN, StreamQuery};
 
 /// Largest message a client may send.
 pub const MAX_CLIENT_MESSAGE: usize = 1024;
@@ -32,12 +32,6 @@ const MAX_FRAME: usize = 64 * 1024;
 /// Bytes read from a socket at a time. tungstenite zero-fills its whole read buffer before
 /// every read, so its 128 KiB default made every connection 128 KiB resident.
 const READ_BUFFER: usize = 1024;
-/// The heartbeat tick: a connection that sent nothing since the previous tick gets a
-/// `heartbeat` event (so one every 15 to 30 s of silence, well under proxies' idle limits).
-pub const HEARTBEAT: Duration = Duration::from_secs(15);
-/// Frames that are ready together are written with one flush (one `send` for the run,
-/// not one per frame), at most this many per run.
-const BATCH_FRAMES: usize = 64;
 /// Bytes tungstenite buffers before it writes on its own; a run is flushed when it ends.
 /// A connection's write buffer keeps the capacity its largest run needed.
 const WRITE_BUFFER: usize = 8 * 1024;
@@ -190,18 +184,19 @@ impl Session {
                     ));
                 }
                 next = viewer.next() => {
-                    let next = match next {
+                    let end = match next {
                         Ok(Next::Frame(frame)) => match Box::pin(self.send_run(frame, viewer)).await {
                             Err(()) => return None,
                             Ok(None) => {
                                 sent_since_tick = true;
                                 continue;
                             }
-                            Ok(Some(next)) => Ok(next),
+                            Ok(Some(end)) => Ok(end),
                         },
-                        other => other,
+                        Ok(Next::End(end)) => Ok(end),
+                        Err(err) => Err(err),
                     };
-                    return Some(self.ending(viewer, next));
+                    return Some(self.ending(viewer, end));
                 }
                 message = incoming.next() => match message {
                     None | Some(Ok(Message::Close(_))) => return None,
@@ -246,47 +241,43 @@ impl Session {
         }
     }
 
-    /// Writes `first` and the frames ready behind it (at most [`BATCH_FRAMES`]), then
-    /// flushes once. Returns what ended the run when it was not "nothing more ready".
+    /// Writes `first` and the frames ready behind it (at most [`MAX_RUN`]), then flushes
+    /// once. Returns the stream's end when the run reached it.
     async fn send_run(
         &mut self,
         first: Arc<Frame>,
         viewer: &mut Viewer,
-    ) -> Result<Option<Next>, ()> {
+    ) -> Result<Option<End>, ()> {
+        let mut frame = first;
         let mut written = 0;
-        let mut next = Some(Next::Frame(first));
-        let ending = loop {
-            match next {
-                Some(Next::Frame(frame)) => {
-                    let text = Message::Text(frame.json.to_string());
-                    match tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(text)).await {
-                        Ok(Ok(())) => {}
-                        _ => return Err(()),
-                    }
-                    self.state.metrics.delivered(&frame, frame.prev.is_some());
-                    written += 1;
-                    if written == BATCH_FRAMES {
-                        break None;
-                    }
-                    next = viewer.try_next();
-                }
-                other => break other,
+        let end = loop {
+            let text = Message::Text(frame.json.to_string());
+            match tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(text)).await {
+                Ok(Ok(())) => {}
+                _ => return Err(()),
+            }
+            self.state.metrics.delivered(&frame, frame.prev.is_some());
+            written += 1;
+            if written == MAX_RUN {
+                break None;
+            }
+            match viewer.try_next() {
+                Some(Next::Frame(more)) => frame = more,
+                Some(Next::End(end)) => break Some(end),
+                None => break None,
             }
         };
         match tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await {
-            Ok(Ok(())) => Ok(ending),
+            Ok(Ok(())) => Ok(end),
             _ => Err(()),
         }
     }
 
-    /// How a stream ends for a viewer outcome other than a frame.
-    fn ending(&self, viewer: &Viewer, next: Result<Next, HistoryError>) -> Closing {
-        match next {
-            // A frame never ends a stream; it is matched only to be exhaustive.
-            Ok(Next::Finished) | Ok(Next::Frame(_)) => {
-                Closing::new(CloseCode::Normal, "build finished")
-            }
-            Ok(Next::Slow) => Closing::new(
+    /// How a stream closes when the viewer ends it.
+    fn ending(&self, viewer: &Viewer, end: Result<End, HistoryError>) -> Closing {
+        match end {
+            Ok(End::Finished) => Closing::new(CloseCode::Normal, "build finished"),
+            Ok(End::Slow) => Closing::new(
                 CloseCode::Again,
                 format!("slow consumer: resume after {}", viewer.cursor()),
             ),

@@ -396,4 +396,14 @@ async fn when_history_is_gone_the_viewer_gets_recovered_false_and_a_snapshot() {
         (live["type"].as_str(), live["seq"].as_u64()),
         (Some("complete"), Some(complete))
     );
+
+    // The build has ended: an SSE client whose cursor is gone gets the snapshot (with the
+    // final state), not a 204 that would leave it without one.
+    let (status, seen) = watch_sse(&node.sse(&build_id, &token), Some(seqs[2])).await;
+    assert_eq!(status, 200);
+    assert_eq!(seen.messages[0]["type"], "snapshot", "{:?}", seen.messages);
+    assert_eq!(seen.messages[0]["progress"]["status"], "completed");
+    // With everything, it gets 204 so `EventSource` stops.
+    let (status, _) = watch_sse(&node.sse(&build_id, &token), Some(complete)).await;
+    assert_eq!(status, 204);
 }

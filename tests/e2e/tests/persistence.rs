@@ -202,11 +202,12 @@ async fn viewers_stream_from_jetstream_while_the_database_is_gone() {
     .await;
     let nats = connect(&fixture.url()).await;
     // Another build first, so this one's first seq is past 1 and every viewer from 0
-    // opens below it (the case that asks the database).
+    // opens below it. The build is published by stages alone (no `queued` from the
+    // edge), so the feed's window cannot vouch for its start: viewers take the history
+    // path, the one that asks the database.
     submit(&node, "Create a todo app").await;
-    let accepted = submit(&node, "Create a notes app").await;
-    let build_id = accepted["buildId"].as_str().expect("id").to_string();
-    let token = accepted["buildToken"].as_str().expect("token").to_string();
+    let build_id = ulid::Ulid::generate().to_string();
+    let token = node.token(&build_id);
     let mut stages = Stages::new(&nats, &build_id);
     for i in 0..5 {
         stages.step(&format!("step {i}")).await;
@@ -221,4 +222,9 @@ async fn viewers_stream_from_jetstream_while_the_database_is_gone() {
     let (status, seen) = watch_sse(&node.sse(&build_id, &token), None).await;
     assert_eq!(status, 200);
     assert_eq!(seen.seqs, stored, "SSE from 0 without a database");
+    let metrics = node.edge.state.metrics.render();
+    assert!(
+        metrics.contains("buildwire_edge_stream_starts_total{from=\"history\"} 2"),
+        "both streams took the history path:\n{metrics}"
+    );
 }

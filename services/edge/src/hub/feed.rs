@@ -57,6 +57,13 @@ pub struct WindowRead {
     pub rx: broadcast::Receiver<Arc<Frame>>,
 }
 
+impl WindowRead {
+    /// Whether a client whose last event is `after` already has the build's last one.
+    pub fn finished_for(&self, after: u64) -> bool {
+        self.last.is_terminal() && after >= self.last.seq
+    }
+}
+
 fn lock(window: &Mutex<Window>) -> std::sync::MutexGuard<'_, Window> {
     window.lock().unwrap_or_else(|p| p.into_inner())
 }

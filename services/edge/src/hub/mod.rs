@@ -25,7 +25,7 @@ use crate::history::{History, HistoryError};
 use crate::metrics::Metrics;
 
 pub use feed::Feed;
-pub use viewer::{Greeting, Next, Viewer};
+pub use viewer::{End, Greeting, Next, Viewer};
 
 /// The node's feeds, by build id.
 #[derive(Clone)]

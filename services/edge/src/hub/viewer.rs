@@ -39,7 +39,14 @@ pub struct Greeting {
 pub enum Next {
     /// An event to send.
     Frame(Arc<Frame>),
-    /// The terminal event was sent: end the stream.
+    /// The stream ends.
+    End(End),
+}
+
+/// Why a stream ends (besides its client leaving).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The terminal event was sent.
     Finished,
     /// The connection fell further behind the live feed than its queue allows.
     Slow,
@@ -176,7 +183,7 @@ impl Viewer {
             last_seq: read.last.seq,
             recovered: true,
             snapshot: None,
-            finished: read.last.is_terminal() && after >= read.last.seq,
+            finished: read.finished_for(after),
             request_id: read
                 .last
                 .event
@@ -214,7 +221,7 @@ impl Viewer {
         self.sent = after;
         self.backlog.clear();
         if let Some(read) = self.feed.read_window(after) {
-            self.finished = read.last.is_terminal() && after >= read.last.seq;
+            self.finished = read.finished_for(after);
             self.backlog = read.frames.into();
             self.rx = read.rx;
             self.catching_up = false;
@@ -247,7 +254,7 @@ impl Viewer {
             }
             match self.rx.recv().await {
                 Ok(frame) => self.take_live(frame),
-                Err(RecvError::Lagged(_)) => return Ok(Next::Slow),
+                Err(RecvError::Lagged(_)) => return Ok(Next::End(End::Slow)),
                 Err(RecvError::Closed) => self.catching_up = true,
             }
         }
@@ -259,7 +266,7 @@ impl Viewer {
     pub fn try_next(&mut self) -> Option<Next> {
         loop {
             if self.finished {
-                return Some(Next::Finished);
+                return Some(Next::End(End::Finished));
             }
             if let Some(frame) = self.backlog.pop_front() {
                 if frame.seq <= self.sent {
@@ -277,7 +284,7 @@ impl Viewer {
             }
             match self.rx.try_recv() {
                 Ok(frame) => self.take_live(frame),
-                Err(TryRecvError::Lagged(_)) => return Some(Next::Slow),
+                Err(TryRecvError::Lagged(_)) => return Some(Next::End(End::Slow)),
                 Err(TryRecvError::Empty) => return None,
                 Err(TryRecvError::Closed) => self.catching_up = true,
             }
