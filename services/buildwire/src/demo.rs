@@ -1,7 +1,9 @@
 //! `buildwire demo "<prompt>" [--follow-up "<prompt>"] [--exit]`: starts the whole stack
 //! (managed NATS when `NATS_URL` is unset), submits through the HTTP API like the main app,
 //! follows the build over the WebSocket like a browser, draws it, prints the preview URL
-//! and keeps serving it until Ctrl-C (`--exit` stops at once).
+//! and keeps serving it until Ctrl-C (`--exit` stops at once). The terminal shows only the
+//! progress view and the URLs; the stack's logs go to `<data dir>/logs/demo.log` (or the
+//! terminal with `-v`).
 
 use std::time::Duration;
 
@@ -13,6 +15,19 @@ use crate::progress::Progress;
 use crate::stages::Failure;
 use crate::up::Stack;
 
+/// Sends the stack's logs to `<data dir>/logs/demo.log` and says so once; falls back to
+/// the terminal when that file cannot be opened.
+pub fn quiet_logs(config: &buildwire_runtime::Config) {
+    let path = config.data_dir.join("logs").join("demo.log");
+    match buildwire_runtime::telemetry::init_to_file(config, &path) {
+        Ok(()) => eprintln!("Logs: {} (-v prints them here)", path.display()),
+        Err(err) => {
+            buildwire_runtime::telemetry::init(config);
+            tracing::warn!(path = %path.display(), %err, "cannot write the log file; logging here");
+        }
+    }
+}
+
 /// Runs the demo.
 pub async fn run(
     config: buildwire_runtime::Config,
@@ -21,6 +36,7 @@ pub async fn run(
     exit: bool,
 ) -> Result<(), Failure> {
     let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::hints::require_npm()?;
     let stack = Stack::start(config).await?;
     let key = service_key(&stack.config)?;
     let client = reqwest::Client::new();

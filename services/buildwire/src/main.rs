@@ -5,6 +5,7 @@
 
 mod demo;
 mod edge;
+mod hints;
 mod progress;
 mod stages;
 mod tail;
@@ -38,6 +39,9 @@ enum Command {
         /// Stop once the preview URL is printed instead of serving it until Ctrl-C.
         #[arg(long)]
         exit: bool,
+        /// Print the stack's logs on the terminal instead of `<data dir>/logs/demo.log`.
+        #[arg(short, long)]
+        verbose: bool,
     },
     /// Runs the edge: HTTP API, build tokens, WebSocket/SSE event streams.
     Edge,
@@ -75,12 +79,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(&config);
+    match &cli.command {
+        Command::Demo { verbose: false, .. } => demo::quiet_logs(&config),
+        _ => telemetry::init(&config),
+    }
     let result = match cli.command {
         Command::Demo {
             prompt,
             follow_up,
             exit,
+            verbose: _,
         } => demo::run(config, prompt, follow_up, exit)
             .await
             .map_err(|e| e as _),
@@ -109,7 +117,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("buildwire: {err}");
+            eprintln!("buildwire: {}", hints::explain(&*err));
             ExitCode::FAILURE
         }
     }

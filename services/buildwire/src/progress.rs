@@ -22,6 +22,21 @@ struct Step {
     since: Instant,
 }
 
+/// The plan's emoji for a status code ("Analyzing your requirements... 🤔").
+fn status_emoji(code: &str) -> &'static str {
+    match code {
+        "QUEUED" => "⏳",
+        "ANALYZE" => "🤔",
+        "STRUCT" => "🧱",
+        "WRITE" => "✍️",
+        "INSTALL" => "📦",
+        "COMPILE" | "LINT" | "TEST" => "🧪",
+        "BUILD" | "OPTIMIZE" => "🔨",
+        "DEPLOY" => "🚀",
+        _ => "•",
+    }
+}
+
 fn seconds(elapsed: Duration) -> String {
     format!("{:.1}s", elapsed.as_secs_f64())
 }
@@ -80,7 +95,10 @@ impl Progress {
     pub fn event(&mut self, event: &Value) -> Option<Result<String, String>> {
         let text = |field: &str| event[field].as_str().unwrap_or_default().to_string();
         match event["type"].as_str().unwrap_or_default() {
-            "status" => self.start(&text("message")),
+            "status" => {
+                let emoji = status_emoji(event["code"].as_str().unwrap_or_default());
+                self.start(&format!("{emoji} {}", text("message")));
+            }
             "plan_generated" => {
                 let tasks = event["plan"]["tasks"].as_array().map_or(0, Vec::len);
                 self.finish("✔");

@@ -468,4 +468,66 @@ async fn demo_starts_its_own_stack_and_ends_with_a_preview_that_answers() {
         stderr.contains("✔ Plan:") && stderr.contains("Your app is ready"),
         "{stderr}"
     );
+    // The terminal shows the progress view only; the stack's logs are in the file it named.
+    let log = data.path().join("logs/demo.log");
+    assert!(
+        stderr.contains(&format!("Logs: {}", log.display())),
+        "the log file is named once:\n{stderr}"
+    );
+    for level in [" INFO ", " WARN ", " DEBUG "] {
+        assert!(
+            !stderr.contains(level),
+            "no log line on the terminal:\n{stderr}"
+        );
+    }
+    let logged = std::fs::read_to_string(&log).expect("the log file");
+    assert!(logged.contains("stack ready"), "{logged}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_explains_a_taken_port_in_one_line_and_shows_logs_with_v() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = taken.local_addr().expect("addr").to_string();
+    for verbose in [false, true] {
+        let data = tempfile::tempdir().expect("tmp");
+        let mut command = common::managed(&["demo", "Create a notes app", "--exit"], data.path());
+        if verbose {
+            command.arg("-v");
+        }
+        let output = tokio::time::timeout(
+            Duration::from_secs(60),
+            command
+                .env("BUILDWIRE_HTTP_ADDR", &addr)
+                .stderr(Stdio::piped())
+                .output(),
+        )
+        .await
+        .expect("it ends at once")
+        .expect("it runs");
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("buildwire: "))
+            .collect();
+        assert_eq!(errors.len(), 1, "one error line:\n{stderr}");
+        assert!(
+            errors[0].contains(&format!("{addr} is already in use"))
+                && errors[0].contains("BUILDWIRE_HTTP_ADDR"),
+            "{stderr}"
+        );
+        // The managed nats-server started before the edge failed, and said so in the log.
+        assert_eq!(
+            stderr.contains("started managed nats-server"),
+            verbose,
+            "logs on the terminal only with -v:\n{stderr}"
+        );
+        if !verbose {
+            assert_eq!(
+                stderr.lines().count(),
+                2,
+                "the log file line and the error:\n{stderr}"
+            );
+        }
+    }
 }

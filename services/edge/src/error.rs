@@ -18,7 +18,16 @@ pub enum EdgeError {
     /// A KV bucket the edge needs is missing (definitions not applied?).
     #[error("NATS: {0}")]
     Nats(String),
-    /// Binding the listener, or the data dir.
+    /// The listener's address cannot be bound (taken, not local, not allowed).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// `BUILDWIRE_HTTP_ADDR`.
+        addr: String,
+        /// Why (`AddrInUse` when another process has the port).
+        #[source]
+        source: std::io::Error,
+    },
+    /// The data dir.
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -207,7 +207,11 @@ pub async fn start(
     let acceptor = listener::NoDelayAcceptor(
         TcpListener::bind(config.http_addr.as_str())
             .into_acceptor()
-            .await?,
+            .await
+            .map_err(|source| EdgeError::Bind {
+                addr: config.http_addr.clone(),
+                source,
+            })?,
     );
     let addr = acceptor
         .local_addr()

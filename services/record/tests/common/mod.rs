@@ -20,11 +20,13 @@ pub fn logs() {
         .try_init();
 }
 
-/// The PostgreSQL database tests create their own databases from (`BUILDWIRE_TEST_POSTGRES`
-/// overrides; the local server trusts `postgres` on 127.0.0.1).
+/// The PostgreSQL database tests create their own databases from: database `test` on the
+/// server `BUILDWIRE_TEST_POSTGRES` names (default the local one, which trusts `postgres` on
+/// 127.0.0.1:5432; `scripts/test` starts a project-local one when none answers).
 pub fn admin_url() -> String {
-    std::env::var("BUILDWIRE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    let server = std::env::var("BUILDWIRE_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    format!("{}/test", server.trim_end_matches('/'))
 }
 
 /// A database of one test, removed when dropped.

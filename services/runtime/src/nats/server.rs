@@ -229,9 +229,9 @@ fn check_binary(path: &Path) -> Result<()> {
     match super::parse_version(version) {
         Some(v) if v >= super::MIN_SERVER_VERSION => Ok(()),
         _ => Err(Error::ManagedServer(format!(
-            "{} is {:?}, older than 2.11",
+            "{} is not nats-server >= 2.11 (it says {:?})",
             path.display(),
-            text.trim()
+            text.lines().next().unwrap_or_default().trim()
         ))),
     }
 }
