@@ -146,6 +146,8 @@ impl Server {
                     .env("BUILDWIRE_MAX_VIEWERS_PER_BUILD", "1000000")
                     .env("BUILDWIRE_MAX_VIEWERS_PER_USER", "1000000")
                     .env("BUILDWIRE_CONNECT_RATE_PER_MIN", "1000000000")
+                    // The load generator is one address standing for thousands of users.
+                    .env("BUILDWIRE_MAX_CONNECTIONS_PER_ADDR", "0")
                     .env("BUILDWIRE_LOG_FORMAT", "json")
                     .env("RUST_LOG", "warn");
                 command

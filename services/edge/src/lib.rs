@@ -34,7 +34,6 @@ use std::time::Duration;
 use buildwire_runtime::Config;
 use buildwire_runtime::nats::Nats;
 use buildwire_runtime::publish::Publisher;
-use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Route, get, post};
 use tokio_util::sync::CancellationToken;
@@ -204,20 +203,13 @@ pub async fn start(
 ) -> Result<EdgeHandle, EdgeError> {
     let jwt_keys = buildwire_runtime::secrets::jwt_keys(config)?;
     let (service_keys, keyring) = keys(config, &jwt_keys)?;
-    let acceptor = listener::NoDelayAcceptor(
-        TcpListener::bind(config.http_addr.as_str())
-            .into_acceptor()
-            .await
-            .map_err(|source| EdgeError::Bind {
-                addr: config.http_addr.clone(),
-                source,
-            })?,
-    );
-    let addr = acceptor
-        .local_addr()
-        .into_iter()
-        .find_map(|a| a.as_socket_addr().copied())
-        .ok_or_else(|| EdgeError::Config("the listener has no TCP address".into()))?;
+    let listener = listener::Listener::bind(&config.http_addr)
+        .await
+        .map_err(|source| EdgeError::Bind {
+            addr: config.http_addr.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr();
     let base = config
         .public_url
         .clone()
@@ -272,17 +264,14 @@ pub async fn start(
         shutdown: shutdown.clone(),
     });
     tokio::spawn(prune_guards(Arc::downgrade(&state), shutdown.clone()));
-    let server = poem::Server::new_with_acceptor(acceptor);
     let endpoint = app(state.clone(), mode);
-    let task = tokio::spawn(async move {
-        server
-            .run_with_graceful_shutdown(
-                endpoint,
-                shutdown.cancelled_owned(),
-                Some(Duration::from_secs(5)),
-            )
-            .await
-    });
+    let options = listener::ListenOptions {
+        header_timeout: Duration::from_secs(config.header_timeout_secs),
+        max_per_addr: config.max_connections_per_addr,
+        grace: Duration::from_secs(5),
+    };
+    let task =
+        tokio::spawn(listener.serve(endpoint, options, shutdown.clone(), state.metrics.clone()));
     tracing::info!(%addr, url = %base, "edge listening");
     Ok(EdgeHandle {
         addr,

@@ -73,6 +73,12 @@ pub struct Metrics {
     pub rate_limited: Family<ScopeLabel, Counter>,
     /// Submissions refused because the user's circuit was open.
     pub circuit_open_refusals: Counter,
+    /// Connections closed at accept: their address held its cap of request-less ones.
+    pub http_refused_address_cap: Counter,
+    /// Connections closed because a request head did not arrive in time (slowloris, idle).
+    pub http_header_timeouts: Counter,
+    /// Failed accepts (out of file descriptors, ...).
+    pub http_accept_errors: Counter,
 }
 
 impl Default for Metrics {
@@ -99,7 +105,25 @@ impl Metrics {
             builds_submitted: Counter::default(),
             rate_limited: Family::default(),
             circuit_open_refusals: Counter::default(),
+            http_refused_address_cap: Counter::default(),
+            http_header_timeouts: Counter::default(),
+            http_accept_errors: Counter::default(),
         };
+        registry.register(
+            "http_refused_address_cap",
+            "Connections closed at accept because their address held its cap of connections without a request",
+            metrics.http_refused_address_cap.clone(),
+        );
+        registry.register(
+            "http_header_timeouts",
+            "Connections closed because a request head did not arrive within the header timeout",
+            metrics.http_header_timeouts.clone(),
+        );
+        registry.register(
+            "http_accept_errors",
+            "Failed TCP accepts (for example out of file descriptors)",
+            metrics.http_accept_errors.clone(),
+        );
         registry.register(
             "connections",
             "Open event streams by transport",

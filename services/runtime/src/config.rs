@@ -92,6 +92,14 @@ pub struct Config {
     pub max_viewers_per_user: u32,
     /// `BUILDWIRE_CONNECT_RATE_PER_MIN`: new stream connections per client address per minute. Default 120.
     pub connect_rate_per_min: u32,
+    /// `BUILDWIRE_HEADER_TIMEOUT_SECS`: a client must send a request's whole head within
+    /// this time after connecting or after the previous response (so it also closes idle
+    /// keep-alive connections); slow senders (slowloris) are closed. Default 10.
+    pub header_timeout_secs: u64,
+    /// `BUILDWIRE_MAX_CONNECTIONS_PER_ADDR`: connections one client address may hold open
+    /// before their requests are read (streams count until their upgrade or response
+    /// starts); past it new ones are closed at once. 0: no cap. Default 256.
+    pub max_connections_per_addr: u32,
     /// `BUILDWIRE_FEED_LINGER_SECS`: how long an edge node keeps a build's live feed (its
     /// subscription and last 512 events) after its last viewer left, so viewers coming
     /// back from a network blip resume from memory. 0 drops feeds at once. Default 30.
@@ -134,6 +142,8 @@ impl Default for Config {
             max_viewers_per_user: 100,
             connect_rate_per_min: 120,
             feed_linger_secs: 30,
+            header_timeout_secs: 10,
+            max_connections_per_addr: 256,
             drain_timeout_ms: 20_000,
         }
     }
@@ -172,6 +182,8 @@ const ENV: &[(&str, &str)] = &[
     ("BUILDWIRE_MAX_VIEWERS_PER_USER", "max_viewers_per_user"),
     ("BUILDWIRE_CONNECT_RATE_PER_MIN", "connect_rate_per_min"),
     ("BUILDWIRE_FEED_LINGER_SECS", "feed_linger_secs"),
+    ("BUILDWIRE_HEADER_TIMEOUT_SECS", "header_timeout_secs"),
+    ("BUILDWIRE_MAX_CONNECTIONS_PER_ADDR", "max_connections_per_addr"),
 ];
 
 /// Fields whose environment values are numbers; every other variable is taken as text.
@@ -191,6 +203,8 @@ const NUMERIC: &[&str] = &[
     "max_viewers_per_user",
     "connect_rate_per_min",
     "feed_linger_secs",
+    "header_timeout_secs",
+    "max_connections_per_addr",
 ];
 
 /// The documented environment variables as a figment provider (empty values are unset).
@@ -281,6 +295,11 @@ impl Config {
             if value == 0 {
                 return Err(Error::Config(format!("{name} must be at least 1")));
             }
+        }
+        if !(1..=600).contains(&self.header_timeout_secs) {
+            return Err(Error::Config(
+                "BUILDWIRE_HEADER_TIMEOUT_SECS must be 1 to 600".into(),
+            ));
         }
         if self.nats_replicas.is_some_and(|r| !(1..=5).contains(&r)) {
             return Err(Error::Config(
