@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
-use buildwire_runtime::nats::Nats;
+use buildwire_runtime::{delivery, nats::Nats};
 use buildwire_schemas::{Event, subjects};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,7 @@ pub async fn run(nats: Nats, store: Store, shutdown: CancellationToken) -> Resul
         .await
         .map_err(|e| RecordError::Nats(format!("consumer {STREAM}/{CONSUMER}: {e}")))?;
     let ack_wait = consumer.cached_info().config.ack_wait;
-    let keep_alive_every = (ack_wait / 3).max(Duration::from_millis(100));
+    let keep_alive_every = delivery::keep_alive_period(&consumer.cached_info().config);
     tracing::info!(?ack_wait, "recorder started");
 
     'pulls: while !shutdown.is_cancelled() {
@@ -62,7 +62,7 @@ pub async fn run(nats: Nats, store: Store, shutdown: CancellationToken) -> Resul
             let next = tokio::select! {
                 biased;
                 _ = shutdown.cancelled() => {
-                    hand_back(&mut batch).await;
+                    hand_back(&mut batch, &shutdown).await;
                     break 'pulls;
                 }
                 next = batch.next() => next,
@@ -72,16 +72,14 @@ pub async fn run(nats: Nats, store: Store, shutdown: CancellationToken) -> Resul
                 Some(Err(err)) => tracing::debug!(%err, "pull ended"),
                 Some(Ok(message)) => {
                     if !handle(&store, &message, keep_alive_every, &shutdown).await {
-                        hand_back(&mut batch).await;
+                        hand_back(&mut batch, &shutdown).await;
                         break 'pulls;
                     }
                 }
             }
         }
     }
-    if let Err(err) = nats.client.flush().await {
-        tracing::warn!(%err, "flush before exit failed");
-    }
+    delivery::flush_before_exit(&nats.client).await;
     tracing::info!("recorder stopped");
     Ok(())
 }
@@ -98,19 +96,20 @@ async fn handle(
         Ok(event) => event,
         Err(reason) => {
             tracing::warn!(subject = %message.subject, %reason, "not a build event: dropped");
-            ack(message, AckKind::Term).await;
+            delivery::confirm(message, AckKind::Term, shutdown).await;
             return true;
         }
     };
     let outcome = tokio::select! {
         outcome = store_until_done(store, &event, shutdown) => outcome,
-        () = keep_alive(message, keep_alive_every) => Outcome::Interrupted,
+        () = delivery::keep_alive(message, keep_alive_every) => Outcome::Interrupted,
     };
-    match outcome {
-        Outcome::Stored => ack(message, AckKind::Ack).await,
-        Outcome::Dropped => ack(message, AckKind::Term).await,
-        Outcome::Interrupted => ack(message, AckKind::Nak(None)).await,
-    }
+    let kind = match outcome {
+        Outcome::Stored => AckKind::Ack,
+        Outcome::Dropped => AckKind::Term,
+        Outcome::Interrupted => AckKind::Nak(None),
+    };
+    delivery::confirm(message, kind, shutdown).await;
     !matches!(outcome, Outcome::Interrupted)
 }
 
@@ -152,19 +151,6 @@ async fn store_until_done(store: &Store, event: &Event, shutdown: &CancellationT
     }
 }
 
-/// Tells the server, every `every`, that the message is still being worked on, so it is
-/// not redelivered while the database is slow or down. Never returns.
-async fn keep_alive(message: &jetstream::Message, every: Duration) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        if let Err(err) = message.ack_with(AckKind::Progress).await {
-            tracing::warn!(%err, "in-progress ack failed");
-        }
-    }
-}
-
 /// The event a message carries, its `seq` set from the stream sequence.
 fn decode(message: &jetstream::Message) -> Result<Event, String> {
     let info = message
@@ -185,10 +171,10 @@ fn decode(message: &jetstream::Message) -> Result<Event, String> {
 
 /// Naks what is left of a pull (already delivered to this process) so the next recorder
 /// gets it without waiting out the ack wait.
-async fn hand_back(batch: &mut jetstream::consumer::pull::Batch) {
+async fn hand_back(batch: &mut jetstream::consumer::pull::Batch, shutdown: &CancellationToken) {
     while let Ok(Some(next)) = tokio::time::timeout(Duration::from_millis(50), batch.next()).await {
         if let Ok(message) = next {
-            ack(&message, AckKind::Nak(None)).await;
+            delivery::confirm(&message, AckKind::Nak(None), shutdown).await;
         }
     }
 }
@@ -198,19 +184,5 @@ async fn pause(shutdown: &CancellationToken, delay: Duration) -> bool {
     tokio::select! {
         _ = shutdown.cancelled() => false,
         _ = tokio::time::sleep(delay) => true,
-    }
-}
-
-/// Acks (or naks, terms) with the server's confirmation, retried briefly: a lost ack only
-/// means a redelivery, which the store skips as a duplicate.
-async fn ack(message: &jetstream::Message, kind: AckKind) {
-    for attempt in 1..=5u64 {
-        match message.double_ack_with(kind).await {
-            Ok(()) => return,
-            Err(err) => {
-                tracing::warn!(%err, attempt, "ack failed");
-                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-            }
-        }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod breaker;
 pub mod config;
+pub mod delivery;
 pub mod error;
 pub mod nats;
 pub mod objects;

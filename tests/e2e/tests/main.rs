@@ -9,6 +9,7 @@ mod edge_clients;
 mod feed_linger;
 mod guards;
 mod persistence;
+mod recovery;
 mod slowloris;
 mod spine;
 mod stages;

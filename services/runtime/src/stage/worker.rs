@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{CancelFlags, Job, StageError, StageHandler, failure};
-use crate::{Config, Error, Result, nats::Nats, publish::Publisher};
+use crate::{Config, Error, Result, delivery, nats::Nats, publish::Publisher};
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -71,21 +71,14 @@ pub async fn run<H: StageHandler>(
         .await
         .map_err(|e| api(e.to_string()))?;
     let config = consumer.cached_info().config.clone();
-    let shortest_wait = config
-        .backoff
-        .iter()
-        .copied()
-        .chain([config.ack_wait])
-        .min()
-        .unwrap_or(config.ack_wait);
     let limits = Arc::new(Limits {
         max_deliver: u64::try_from(config.max_deliver).unwrap_or(u64::MAX),
         backoff: config.backoff.clone(),
-        progress_every: (shortest_wait / 3).max(Duration::from_millis(100)),
+        progress_every: delivery::keep_alive_period(&config),
     });
 
     let watcher_stop = CancellationToken::new();
-    let watcher = tokio::spawn(failure::watch_max_deliveries(
+    let mut watcher = tokio::spawn(failure::watch_max_deliveries(
         nats.clone(),
         stage,
         watcher_stop.clone(),
@@ -107,23 +100,32 @@ pub async fn run<H: StageHandler>(
         };
         while tasks.try_join_next().is_some() {}
         // One pull per free slot: a command waits in NATS, not in this process, while
-        // every slot is busy, so another worker can take it.
-        let mut batch = match consumer
-            .batch()
-            .max_messages(1)
-            .expires(options.pull_wait)
-            .messages()
-            .await
-        {
+        // every slot is busy, so another worker can take it. Every wait on NATS also
+        // watches for shutdown: with NATS away a pull can wait forever.
+        let pulled = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            pulled = consumer.batch().max_messages(1).expires(options.pull_wait).messages() => pulled,
+        };
+        let mut batch = match pulled {
             Ok(batch) => batch,
             Err(err) => {
                 tracing::warn!(%err, "pull failed; retrying");
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::select! {
+                    _ = shutdown.cancelled() => {}
+                    _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                }
                 continue;
             }
         };
         let mut slot = Some(slot);
-        while let Some(message) = batch.next().await {
+        loop {
+            let message = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => None,
+                message = batch.next() => message,
+            };
+            let Some(message) = message else { break };
             match message {
                 Ok(message) => match slot.take() {
                     Some(slot) => {
@@ -144,7 +146,7 @@ pub async fn run<H: StageHandler>(
                     }
                     None => {
                         // More than asked for: give it back at once.
-                        ack(&message, AckKind::Nak(None)).await;
+                        delivery::confirm(&message, AckKind::Nak(None), &interrupt).await;
                     }
                 },
                 Err(err) => tracing::debug!(%err, "pull ended"),
@@ -152,21 +154,39 @@ pub async fn run<H: StageHandler>(
         }
     }
 
+    // The whole shutdown fits in the drain timeout, NATS reachable or not: in-flight work
+    // may finish until the interrupt, which leaves room for handing commands back.
+    // (A tiny drain timeout still gives handing back a second.)
+    let deadline = tokio::time::Instant::now() + options.drain_timeout;
+    let hand_back_room =
+        (options.interrupt_grace + Duration::from_secs(1)).min(options.drain_timeout * 3 / 4);
     tracing::info!(%stage, in_flight = tasks.len(), "draining");
-    let drained = tokio::time::timeout(options.drain_timeout, async {
+    let drained = tokio::time::timeout_at(deadline - hand_back_room, async {
         while tasks.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
         tracing::warn!(%stage, in_flight = tasks.len(), "drain timeout: handing in-flight commands back");
         interrupt.cancel();
-        while tasks.join_next().await.is_some() {}
+        let hand_back_until = deadline.max(tokio::time::Instant::now() + Duration::from_secs(1));
+        let handed_back = tokio::time::timeout_at(hand_back_until, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if handed_back.is_err() {
+            // NATS does not answer: these come back to another worker after the ack wait.
+            tracing::warn!(%stage, in_flight = tasks.len(), "could not hand every command back");
+            tasks.abort_all();
+        }
     }
     watcher_stop.cancel();
-    let _ = watcher.await;
-    if let Err(err) = nats.client.flush().await {
-        tracing::warn!(%err, "flush before exit failed");
+    if tokio::time::timeout(Duration::from_millis(500), &mut watcher)
+        .await
+        .is_err()
+    {
+        watcher.abort();
     }
+    delivery::flush_before_exit(&nats.client).await;
     tracing::info!(%stage, "stage worker stopped");
     Ok(())
 }
@@ -210,6 +230,7 @@ async fn process<H: StageHandler>(
                 &build_id,
                 failure,
                 ErrorSeverity::Fatal,
+                &interrupt,
             )
             .await;
             return;
@@ -220,14 +241,17 @@ async fn process<H: StageHandler>(
         tracing::info!(%stage, attempt, "command received");
         if flags.is_set(&command.build_id).await {
             tracing::info!(%stage, "build cancelled: dropping its command");
-            ack(&message, AckKind::Ack).await;
+            delivery::confirm(&message, AckKind::Ack, &interrupt).await;
             return;
         }
         let cancelled = CancellationToken::new();
         let done = CancellationToken::new();
         let _stop_watch = done.clone().drop_guard();
         tokio::spawn(flags.clone().watch(command.build_id.clone(), cancelled.clone(), done));
-        let progress = tokio::spawn(keep_alive(message.clone(), limits.progress_every));
+        let progress = tokio::spawn({
+            let (message, every) = (message.clone(), limits.progress_every);
+            async move { delivery::keep_alive(&message, every).await }
+        });
         let (build_id, request_id) = (command.build_id.clone(), command.request_id.clone());
         let user_id = command.user_id.clone();
         let mut job = Job::new(
@@ -246,20 +270,20 @@ async fn process<H: StageHandler>(
         match outcome {
             Ok(()) => {
                 tracing::info!(%stage, "command done");
-                ack(&message, AckKind::Ack).await;
+                delivery::confirm(&message, AckKind::Ack, &interrupt).await;
             }
             Err(_) if cancelled.is_cancelled() => {
                 tracing::info!(%stage, "build cancelled: command dropped");
-                ack(&message, AckKind::Ack).await;
+                delivery::confirm(&message, AckKind::Ack, &interrupt).await;
             }
             Err(StageError::Interrupted) => {
                 tracing::info!(%stage, "handing the command back");
-                ack(&message, AckKind::Nak(None)).await;
+                delivery::confirm(&message, AckKind::Nak(None), &interrupt).await;
             }
             Err(StageError::Retryable { code, message: error }) if attempt < limits.max_deliver => {
                 let delay = backoff(&limits.backoff, attempt);
                 tracing::warn!(%stage, %code, %error, attempt, ?delay, "attempt failed; will retry");
-                ack(&message, AckKind::Nak(Some(delay))).await;
+                delivery::confirm(&message, AckKind::Nak(Some(delay)), &interrupt).await;
             }
             Err(err) => match err.into_failure(attempt) {
                 Some((failure, severity)) => {
@@ -268,9 +292,11 @@ async fn process<H: StageHandler>(
                     {
                         tracing::warn!(%err, "could not record the fatal failure for the circuit breaker");
                     }
-                    finish_failed(&publisher, &message, stage, &build_id, &request_id, failure, severity).await
+                    finish_failed(&publisher, &message, stage, &build_id, &request_id, failure, severity, &interrupt).await
                 }
-                None => ack(&message, AckKind::Nak(None)).await,
+                None => {
+                    delivery::confirm(&message, AckKind::Nak(None), &interrupt).await;
+                }
             },
         }
     }
@@ -288,40 +314,15 @@ async fn finish_failed(
     request_id: &str,
     failure: StageFailure,
     severity: ErrorSeverity,
+    give_up: &CancellationToken,
 ) {
     match failure::fail_build(publisher, stage, build_id, request_id, failure, severity).await {
-        Ok(()) => ack(message, AckKind::Ack).await,
+        Ok(()) => {
+            delivery::confirm(message, AckKind::Ack, give_up).await;
+        }
         Err(err) => {
             tracing::error!(%err, "cannot publish the failure; handing the command back");
-            ack(message, AckKind::Nak(Some(Duration::from_secs(1)))).await;
-        }
-    }
-}
-
-/// Tells the server the work goes on, so a long handler is not redelivered.
-async fn keep_alive(message: Arc<jetstream::Message>, every: Duration) {
-    let mut ticker = tokio::time::interval(every);
-    ticker.tick().await;
-    loop {
-        ticker.tick().await;
-        if let Err(err) = message.ack_with(AckKind::Progress).await {
-            tracing::warn!(%err, "in-progress ack failed");
-        }
-    }
-}
-
-/// Acks (or naks) with confirmation from the server, retried briefly: a lost ack would
-/// rerun a finished command, and a lost nak would leave a handed-back command waiting
-/// out its ack wait (a worker exiting right after a plain nak can lose it unflushed).
-async fn ack(message: &jetstream::Message, kind: AckKind) {
-    for attempt in 1..=5 {
-        let result = message.double_ack_with(kind).await;
-        match result {
-            Ok(()) => return,
-            Err(err) => {
-                tracing::warn!(%err, attempt, "ack failed");
-                tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
-            }
+            delivery::confirm(message, AckKind::Nak(Some(Duration::from_secs(1))), give_up).await;
         }
     }
 }
