@@ -200,16 +200,7 @@ impl Session {
                 }
                 message = incoming.next() => match message {
                     None | Some(Ok(Message::Close(_))) => return None,
-                    Some(Err(err)) => {
-                        let text = err.to_string();
-                        if text.contains("Space limit exceeded") || text.contains("too long") {
-                            return Some(Closing::new(
-                                CloseCode::Size,
-                                format!("message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
-                            ));
-                        }
-                        return None;
-                    }
+                    Some(Err(err)) => return refused_frame(&err),
                     Some(Ok(Message::Text(text))) => {
                         if let Some(closing) = Box::pin(self.on_client_message(viewer, &text)).await {
                             return Some(closing);
@@ -344,5 +335,64 @@ impl Session {
             }
         })
         .await;
+    }
+}
+
+/// The close for a frame the WebSocket layer refused, as RFC 6455 (7.4.1) asks: 1009 for
+/// a message over the limit, 1007 for text that is not UTF-8, 1002 for any other protocol
+/// violation (an unmasked frame, a control frame over 125 bytes, a reserved opcode or
+/// bit). `None` for I/O errors: the connection is gone, nothing can be sent. poem hands
+/// tungstenite's errors over as text (`io::ErrorKind::Other`), so that text is read here
+/// and nowhere else.
+fn refused_frame(err: &std::io::Error) -> Option<Closing> {
+    if err.kind() != std::io::ErrorKind::Other {
+        return None;
+    }
+    let text = err.to_string();
+    if text.contains("Space limit exceeded") || text.contains("too long") {
+        return Some(Closing::new(
+            CloseCode::Size,
+            format!("message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
+        ));
+    }
+    if text.contains("UTF-8") || text.contains("utf-8") {
+        return Some(Closing::new(
+            CloseCode::Invalid,
+            "text frame is not valid UTF-8",
+        ));
+    }
+    let detail = text
+        .strip_prefix("WebSocket protocol error: ")
+        .unwrap_or(&text);
+    Some(Closing::new(
+        CloseCode::Protocol,
+        format!("protocol error: {detail}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_for(text: &str) -> Option<CloseCode> {
+        refused_frame(&std::io::Error::other(text)).map(|c| c.code)
+    }
+
+    #[test]
+    fn refused_frames_get_the_rfc_close_codes() {
+        assert_eq!(
+            code_for("Space limit exceeded: Message too long: 2000 > 1024"),
+            Some(CloseCode::Size)
+        );
+        assert_eq!(code_for("UTF-8 encoding error"), Some(CloseCode::Invalid));
+        assert_eq!(
+            code_for("WebSocket protocol error: Received an unmasked frame from client"),
+            Some(CloseCode::Protocol)
+        );
+        assert_eq!(
+            refused_frame(&std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+                .map(|c| c.code),
+            None
+        );
     }
 }

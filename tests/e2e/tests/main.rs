@@ -13,4 +13,5 @@ mod recovery;
 mod slowloris;
 mod spine;
 mod stages;
+mod ws_protocol;
 mod support;
