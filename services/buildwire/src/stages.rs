@@ -60,10 +60,21 @@ pub async fn run(
     Ok(())
 }
 
-/// Runs the record service (events -> database) until `stop`.
+/// Runs the record service (events -> database, and the sweeper that ends builds queued
+/// but never started) until `stop`.
 pub async fn record(config: Config, nats: Nats, stop: CancellationToken) -> Result<(), Failure> {
     let store = buildwire_record::Store::from_config(&config).await?;
-    buildwire_record::recorder::run(nats, store, stop).await?;
+    let sweep_stop = stop.child_token();
+    let sweeper = tokio::spawn(buildwire_record::sweep::run(
+        nats.clone(),
+        store.clone(),
+        buildwire_record::sweep::SweepOptions::default(),
+        sweep_stop.clone(),
+    ));
+    let recorded = buildwire_record::recorder::run(nats, store, stop).await;
+    sweep_stop.cancel();
+    let _ = sweeper.await;
+    recorded?;
     Ok(())
 }
 

@@ -3,12 +3,14 @@
 //! status survive the stream's retention and can be queried with SQL.
 //!
 //! [`store`] owns the database (SQLite by default, PostgreSQL in production);
-//! [`recorder`] moves events from the `record` consumer on `EVENTS` into it.
+//! [`recorder`] moves events from the `record` consumer on `EVENTS` into it; [`sweep`]
+//! ends builds that were announced but never started.
 
 mod entity;
 pub mod error;
 pub mod recorder;
 pub mod store;
+pub mod sweep;
 
 pub use error::{RecordError, StoreError};
 pub use store::{Recorded, Store};

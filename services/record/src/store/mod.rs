@@ -128,6 +128,27 @@ impl Store {
             .transpose()
     }
 
+    /// Up to `limit` builds still `queued` whose progress last changed before `before`,
+    /// with the `seq` of their last event: the sweeper's candidates.
+    pub async fn stale_queued(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
+        limit: u64,
+    ) -> Result<Vec<(String, u64)>, RecordError> {
+        let rows = build_progress::Entity::find()
+            .filter(build_progress::Column::Status.eq("queued"))
+            .filter(build_progress::Column::UpdatedAt.lt(before))
+            .order_by_asc(build_progress::Column::UpdatedAt)
+            .limit(limit)
+            .all(&self.db)
+            .await
+            .map_err(classify::db_error)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| (row.build_id, u64::try_from(row.last_seq).unwrap_or(0)))
+            .collect())
+    }
+
     /// The underlying connection, for queries this API does not cover.
     pub fn connection(&self) -> &DatabaseConnection {
         &self.db

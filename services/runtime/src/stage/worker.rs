@@ -226,8 +226,7 @@ async fn process<H: StageHandler>(
                 &publisher,
                 &message,
                 stage,
-                &build_id,
-                &build_id,
+                (&build_id, &build_id),
                 failure,
                 ErrorSeverity::Fatal,
                 &interrupt,
@@ -292,7 +291,7 @@ async fn process<H: StageHandler>(
                     {
                         tracing::warn!(%err, "could not record the fatal failure for the circuit breaker");
                     }
-                    finish_failed(&publisher, &message, stage, &build_id, &request_id, failure, severity, &interrupt).await
+                    finish_failed(&publisher, &message, stage, (&build_id, &request_id), failure, severity, &interrupt).await
                 }
                 None => {
                     delivery::confirm(&message, AckKind::Nak(None), &interrupt).await;
@@ -310,8 +309,7 @@ async fn finish_failed(
     publisher: &Publisher,
     message: &jetstream::Message,
     stage: buildwire_schemas::Stage,
-    build_id: &str,
-    request_id: &str,
+    (build_id, request_id): (&str, &str),
     failure: StageFailure,
     severity: ErrorSeverity,
     give_up: &CancellationToken,
