@@ -19,6 +19,7 @@ pub mod hub;
 pub mod listener;
 pub mod logs;
 pub mod metrics;
+pub mod owners;
 pub mod preview;
 pub mod problem;
 pub mod sse;
@@ -245,6 +246,7 @@ pub async fn start(
             metrics.clone(),
         ),
         idempotency: kv("idempotency").await?,
+        owners: owners::Owners::new(kv(owners::BUCKET).await?),
         cancels: kv("cancel").await?,
         artifacts: buildwire_runtime::objects::Artifacts::open(&nats).await?,
         logs: buildwire_runtime::objects::Bucket::open(&nats, "logs").await?,

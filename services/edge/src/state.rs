@@ -30,6 +30,8 @@ pub struct EdgeState {
     pub metrics: Metrics,
     /// KV `idempotency`: `Idempotency-Key` -> build, shared by every node.
     pub idempotency: kv::Store,
+    /// KV `owners`: which user owns each project and build, shared by every node.
+    pub owners: crate::owners::Owners,
     /// KV `cancel`: cancel flags stages honour.
     pub cancels: kv::Store,
     /// Bucket `artifacts`: built previews (`/preview/{id}/...`).

@@ -13,5 +13,6 @@ mod recovery;
 mod slowloris;
 mod spine;
 mod stages;
+mod tenancy;
 mod ws_protocol;
 mod support;

@@ -39,6 +39,7 @@ pub async fn submit(
     idempotency_key: Option<String>,
 ) -> Result<BuildAccepted, ApiError> {
     validate::submission(&body)?;
+    owned(state, &body).await?;
     state.guards.submission(&body.user_id).await?;
     let build_id = ulid::Ulid::generate().to_string();
     let request_id = body.request_id.clone().unwrap_or_else(|| build_id.clone());
@@ -84,7 +85,21 @@ pub async fn submit(
     Ok(accepted(state, &remembered.build_id, &body.user_id))
 }
 
-/// Stores the build's first event (queued) and its plan command.
+/// Refuses (404) a project or parent build that is not the submitting user's.
+async fn owned(state: &EdgeState, body: &SubmitBuild) -> Result<(), ApiError> {
+    if let Some(parent) = &body.parent_build_id {
+        state
+            .owners
+            .check_build(parent, &body.user_id, state.hub.history())
+            .await?;
+    }
+    if let Some(project) = &body.project_id {
+        state.owners.claim_project(project, &body.user_id).await?;
+    }
+    Ok(())
+}
+
+/// Records the build's owner, then stores its first event (queued) and its plan command.
 async fn enqueue(
     state: &EdgeState,
     body: &SubmitBuild,
@@ -101,6 +116,7 @@ async fn enqueue(
             build_status: Some(BuildStatus::Queued),
         }),
     );
+    state.owners.record_build(build_id, &body.user_id).await?;
     let mut headers = HeaderMap::new();
     headers.insert(USER_HEADER, body.user_id.as_str());
     state

@@ -38,6 +38,10 @@ const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../../../nats/streams/KV_idempotency.json"),
     ),
     (
+        "streams/KV_owners.json",
+        include_str!("../../../../nats/streams/KV_owners.json"),
+    ),
+    (
         "streams/KV_breaker.json",
         include_str!("../../../../nats/streams/KV_breaker.json"),
     ),

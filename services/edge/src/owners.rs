@@ -1,0 +1,119 @@
+//! Who owns what, agreed on by every edge node through KV `owners`: a project belongs to
+//! the user whose build first named it, a build to the user who submitted it. A user who
+//! names another user's project or parent build gets the same 404 as for one that does not
+//! exist, so existence does not leak. Keys are SHA-256 hex of the ids (main-app ids may
+//! hold characters KV keys cannot).
+
+use async_nats::jetstream::kv::{self, CreateErrorKind};
+use sha2::{Digest, Sha256};
+
+use crate::history::History;
+use crate::problem::ApiError;
+
+/// The KV bucket.
+pub const BUCKET: &str = "owners";
+
+/// Header on a build's first event naming its user: the owner of builds submitted before
+/// KV `owners` held them.
+pub use crate::api::submit::USER_HEADER;
+
+/// Ownership checks and records over KV `owners`.
+#[derive(Clone)]
+pub struct Owners {
+    kv: kv::Store,
+}
+
+fn key(kind: &str, id: &str) -> String {
+    format!("{kind}.{}", hex::encode(Sha256::digest(id.as_bytes())))
+}
+
+fn project_not_found(project_id: &str) -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::NOT_FOUND,
+        "PROJECT_NOT_FOUND",
+        format!("no project {project_id} is known for this user"),
+    )
+}
+
+fn parent_not_found(build_id: &str) -> ApiError {
+    ApiError::new(
+        poem::http::StatusCode::NOT_FOUND,
+        "PARENT_BUILD_NOT_FOUND",
+        format!("no build {build_id} is known for this user"),
+    )
+}
+
+impl Owners {
+    /// Over an opened `owners` bucket.
+    pub fn new(kv: kv::Store) -> Owners {
+        Owners { kv }
+    }
+
+    /// Claims `project_id` for `user_id` when nobody has it yet (atomic across nodes), or
+    /// checks that it is theirs.
+    pub async fn claim_project(&self, project_id: &str, user_id: &str) -> Result<(), ApiError> {
+        let key = key("project", project_id);
+        match self
+            .kv
+            .create(&key, user_id.as_bytes().to_vec().into())
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == CreateErrorKind::AlreadyExists => {
+                let owner = self
+                    .kv
+                    .get(&key)
+                    .await
+                    .map_err(|e| ApiError::unavailable(format!("KV {BUCKET}: {e}")))?;
+                match owner {
+                    Some(owner) if owner.as_ref() == user_id.as_bytes() => Ok(()),
+                    _ => Err(project_not_found(project_id)),
+                }
+            }
+            Err(err) => Err(ApiError::unavailable(format!("KV {BUCKET}: {err}"))),
+        }
+    }
+
+    /// Checks that `build_id` was submitted by `user_id`: KV first, else the user header
+    /// on the build's first event (builds from before KV `owners`).
+    pub async fn check_build(
+        &self,
+        build_id: &str,
+        user_id: &str,
+        history: &History,
+    ) -> Result<(), ApiError> {
+        if buildwire_schemas::subjects::check_build_id(build_id).is_err() {
+            return Err(parent_not_found(build_id));
+        }
+        let recorded = self
+            .kv
+            .get(key("build", build_id))
+            .await
+            .map_err(|e| ApiError::unavailable(format!("KV {BUCKET}: {e}")))?;
+        let owner = match recorded {
+            Some(owner) => Some(owner.to_vec()),
+            None => history
+                .first(build_id)
+                .await
+                .map_err(ApiError::from)?
+                .and_then(|(_, headers)| {
+                    headers
+                        .get(USER_HEADER)
+                        .map(|v| v.as_str().as_bytes().to_vec())
+                }),
+        };
+        match owner {
+            Some(owner) if owner == user_id.as_bytes() => Ok(()),
+            _ => Err(parent_not_found(build_id)),
+        }
+    }
+
+    /// Records that `build_id` belongs to `user_id` (before its first event is stored).
+    pub async fn record_build(&self, build_id: &str, user_id: &str) -> Result<(), ApiError> {
+        self.kv
+            .put(key("build", build_id), user_id.as_bytes().to_vec().into())
+            .await
+            .map(|_| ())
+            .map_err(|e| ApiError::unavailable(format!("KV {BUCKET}: {e}")))
+    }
+}
