@@ -166,3 +166,34 @@ async fn sigterm_while_nats_is_down_exits_within_the_drain_timeout_and_loses_not
     completed(&log, Duration::from_secs(30)).await;
     assert_eq!(steps(&stored_events(&nats, &id).await), expected(8));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_submission_while_nats_is_down_is_refused_at_once_and_leaves_nothing() {
+    use crate::edge_clients::{Node, SERVICE_KEY, http};
+    let mut fixture = NatsFixture::start();
+    let nats = connect(&fixture.url()).await;
+    let node = Node::start(&fixture.url()).await;
+    fixture.server.kill();
+    // The edge's client notices the loss within moments.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let asked = Instant::now();
+    let response = http()
+        .post(format!("{}/v1/builds", node.http()))
+        .bearer_auth(SERVICE_KEY)
+        .json(&json!({ "prompt": "Create a todo app", "userId": "user-1" }))
+        .send()
+        .await
+        .expect("answered");
+    let took = asked.elapsed();
+    assert_eq!(response.status().as_u16(), 503);
+    assert!(response.headers().contains_key("retry-after"));
+    assert!(
+        took < Duration::from_secs(2),
+        "refused at once, took {took:?}"
+    );
+    fixture.server.restart().expect("NATS comes back");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut events = nats.js.get_stream("EVENTS").await.expect("EVENTS");
+    let stored = events.info().await.expect("info").state.messages;
+    assert_eq!(stored, 0, "nothing buffered and stored later");
+}

@@ -39,6 +39,14 @@ pub async fn submit(
     idempotency_key: Option<String>,
 ) -> Result<BuildAccepted, ApiError> {
     validate::submission(&body)?;
+    // With NATS away every step below would wait out a timeout, and a buffered `QUEUED`
+    // would be stored once NATS is back with no command after it: refuse at once instead
+    // (nothing is queued; the caller retries).
+    if state.nats.client.connection_state() != async_nats::connection::State::Connected {
+        return Err(ApiError::unavailable(
+            "NATS is unreachable; nothing was queued, retry shortly",
+        ));
+    }
     owned(state, &body).await?;
     state.guards.submission(&body.user_id).await?;
     let build_id = ulid::Ulid::generate().to_string();
