@@ -1,7 +1,7 @@
 // Types of the progress fold (progress.js). The status fields match `BuildProgress`
 // (types/build-progress.d.ts), the server's fold of the same events.
-import type { BuildStatus, Event } from "./types/event";
-import type { BuildProgress as ServerProgress } from "./types/build-progress";
+import type { BuildStatus, Event } from "./types/event.js";
+import type { BuildProgress as ServerProgress } from "./types/build-progress.js";
 
 export type Stage = "plan" | "execute" | "build" | "deploy";
 export declare const STAGES: readonly Stage[];

@@ -16,6 +16,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build as esbuild } from "esbuild";
+import { oneReact } from "./harness.mjs";
 import { chromium } from "playwright-core";
 import { foldEvents } from "../../clients/web/progress.js";
 
@@ -253,6 +254,7 @@ try {
     nodePaths: [join(here, "node_modules")],
     define: { "process.env.NODE_ENV": '"production"' },
     logLevel: "silent",
+    plugins: [oneReact()],
   });
   const accepted = await api("/v1/builds", {
     method: "POST",

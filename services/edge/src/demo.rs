@@ -2,7 +2,8 @@
 //! or `demo` ([`Mode::Demo`]), and its server-side submission routes. The page never
 //! holds a service key: `POST /demo/builds` submits on its behalf as user `demo` (same
 //! validation, rate limits and breaker as `POST /v1/builds`), and
-//! `POST /demo/builds/{id}/token` trades a valid build token for a fresh one.
+//! `POST /demo/builds/{id}/token` trades a demo build's token for a fresh one, also one
+//! that expired less than [`EXPIRED_TOKEN_GRACE`] ago (a tab reopened the next morning).
 
 use std::sync::Arc;
 
@@ -28,6 +29,11 @@ pub enum Mode {
 
 /// The user every demo submission runs as.
 pub const DEMO_USER: &str = "demo";
+
+/// How long after its `exp` a demo build's token can still be traded for a fresh one.
+/// Only demo builds and only tokens whose signature verifies: the demo's builds are the
+/// demo user's anyway, and a bound keeps a leaked token from living forever.
+pub const EXPIRED_TOKEN_GRACE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 const PAGE: &str = include_str!("../../../clients/web/demo/index.html");
 const FILES: [StaticFile; 2] = [
@@ -131,7 +137,8 @@ pub async fn submit_build(
     .into_response())
 }
 
-/// Trades the page's (still valid) build token for a fresh one.
+/// Trades the page's build token for a fresh one: a token of a demo build, signed by the
+/// keyring, for this build, current or expired less than [`EXPIRED_TOKEN_GRACE`] ago.
 #[handler]
 pub async fn refresh_token(
     req: &Request,
@@ -144,7 +151,9 @@ pub async fn refresh_token(
         .header("Authorization")
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
-    let claims = state.keyring.verify(presented, &build_id)?;
+    let claims = state
+        .keyring
+        .verify_expired_within(presented, &build_id, EXPIRED_TOKEN_GRACE)?;
     if claims.uid != DEMO_USER {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -12,6 +12,8 @@ pub const ALGORITHM: Algorithm = Algorithm::HS256;
 pub const SCOPE: &str = "build:read";
 const ISSUER: &str = "buildwire";
 const AUDIENCE: &str = "buildwire-stream";
+/// Clock skew tolerated on `exp`, in seconds.
+const LEEWAY_SECS: u64 = 5;
 /// Shortest accepted secret, in bytes (HS256 wants at least its output size).
 pub const MIN_SECRET_LEN: usize = 32;
 
@@ -191,6 +193,27 @@ impl Keyring {
 
     /// Checks `token` and that it grants reading `build_id`.
     pub fn verify(&self, token: &str, build_id: &str) -> Result<BuildClaims, TokenError> {
+        self.verify_with_leeway(token, build_id, LEEWAY_SECS)
+    }
+
+    /// [`Keyring::verify`], except that a token which expired less than `grace` ago is
+    /// accepted; key, signature, algorithm, claims and build are checked as strictly. For
+    /// callers that trade an old token for a fresh one (the demo page), never for reading.
+    pub fn verify_expired_within(
+        &self,
+        token: &str,
+        build_id: &str,
+        grace: std::time::Duration,
+    ) -> Result<BuildClaims, TokenError> {
+        self.verify_with_leeway(token, build_id, grace.as_secs().max(LEEWAY_SECS))
+    }
+
+    fn verify_with_leeway(
+        &self,
+        token: &str,
+        build_id: &str,
+        leeway: u64,
+    ) -> Result<BuildClaims, TokenError> {
         if token.is_empty() {
             return Err(TokenError::Missing);
         }
@@ -211,7 +234,7 @@ impl Keyring {
             .find(|k| k.kid == kid)
             .ok_or_else(|| TokenError::UnknownKey(kid.chars().take(64).collect()))?;
         let mut validation = Validation::new(ALGORITHM);
-        validation.leeway = 5;
+        validation.leeway = leeway;
         validation.set_issuer(&[ISSUER]);
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "sub", "iss", "aud"]);
@@ -291,6 +314,35 @@ mod tests {
             keys.verify("garbage", BUILD),
             Err(TokenError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_grace_accepts_recently_expired_tokens_only() {
+        let keys = ring(S1);
+        let grace = Duration::from_secs(24 * 3600);
+        let hours_ago = |h: i64| Utc::now() - chrono::Duration::hours(h);
+        // Issued 3 h ago with a 1 h lifetime: expired 2 h ago.
+        let (recent, _) = keys.issue_at(BUILD, "demo", hours_ago(3));
+        assert_eq!(keys.verify(&recent, BUILD), Err(TokenError::Expired));
+        let claims = keys
+            .verify_expired_within(&recent, BUILD, grace)
+            .expect("within the grace");
+        assert_eq!(claims.uid, "demo");
+        assert_eq!(
+            keys.verify_expired_within(&recent, OTHER, grace),
+            Err(TokenError::WrongBuild)
+        );
+        let (old, _) = keys.issue_at(BUILD, "demo", hours_ago(26));
+        assert_eq!(
+            keys.verify_expired_within(&old, BUILD, grace),
+            Err(TokenError::Expired)
+        );
+        let forger = ring("k1:ffffffffffffffffffffffffffffffff");
+        let (forged, _) = forger.issue_at(BUILD, "demo", hours_ago(3));
+        assert_eq!(
+            keys.verify_expired_within(&forged, BUILD, grace),
+            Err(TokenError::BadSignature)
+        );
     }
 
     #[test]

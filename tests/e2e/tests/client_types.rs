@@ -1,6 +1,7 @@
 //! The browser client's TypeScript types (`clients/web`): `types/*.d.ts` are generated from
-//! `schemas/json` (themselves generated from the Rust types) and must not drift, and the
-//! hand-written declarations plus a typical main-app use type-check against them.
+//! `schemas/json` (themselves generated from the Rust types) and must not drift, the
+//! hand-written declarations plus a typical main-app use type-check against them, and the
+//! packed `@buildwire/client` works where a Next.js app installs it.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -41,5 +42,18 @@ fn the_client_declarations_type_check() {
     run(
         "tsc -p clients/web",
         &["node_modules/typescript/bin/tsc", "-p", "tsconfig.json"],
+    );
+}
+
+/// `scripts/package.mjs`: `npm pack` holds exactly the modules, their declarations and the
+/// README; the tarball, installed into a scratch project, type-checks `typecheck/usage.tsx`
+/// under Next.js's default tsconfig (bundler) and NodeNext; every entry imports in Node
+/// without reading a browser global; react.js starts with "use client"; attw (node10,
+/// node16, bundler) and publint --strict find nothing.
+#[test]
+fn the_packed_package_installs_type_checks_and_imports_in_node() {
+    run(
+        "@buildwire/client as installed (node clients/web/scripts/package.mjs)",
+        &["scripts/package.mjs"],
     );
 }

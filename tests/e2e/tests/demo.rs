@@ -1,13 +1,18 @@
 //! The demo page's server side (issue 7): served only in demo mode, its submission route
 //! runs as user `demo` with the API's validation, refuses other origins, never exposes a
-//! service key, and refreshes only the demo's own build tokens. The page itself is driven
-//! in Chromium by `services/buildwire/tests/browser.rs`.
+//! service key, and refreshes only the demo's own build tokens (also ones that expired
+//! within the grace, never forged ones or another user's). The page itself is driven in
+//! Chromium by `services/buildwire/tests/browser.rs` and `client_faults.rs`.
 
+use std::time::Duration;
+
+use buildwire_edge::tokens::Keyring;
 use buildwire_testkit::NatsFixture;
+use chrono::Utc;
 use serde_json::{Value, json};
 
 use crate::edge_api::problem;
-use crate::edge_clients::{Node, SERVICE_KEY, http, submit};
+use crate::edge_clients::{KEYS, Node, SERVICE_KEY, http, submit};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_page_and_routes_exist_only_in_demo_mode() {
@@ -165,7 +170,9 @@ async fn demo_submissions_are_validated_and_tokens_refresh_only_for_demo_builds(
             "ORIGIN_NOT_ALLOWED",
         ),
         (
-            client
+            // A client of its own: the server answers 413 before reading the body and
+            // closes the connection, which a pooled client would reuse (broken pipe).
+            http()
                 .post(&url)
                 .header("content-type", "application/json")
                 .body("x".repeat(70_000)),
@@ -220,4 +227,78 @@ async fn demo_submissions_are_validated_and_tokens_refresh_only_for_demo_builds(
         (403, Some("NOT_A_DEMO_BUILD")),
         "{body}"
     );
+
+    // Expired tokens: a demo tab reopened hours later goes on; nothing else does.
+    let ring = Keyring::parse(KEYS, Duration::from_secs(3600)).expect("ring");
+    let forger = Keyring::parse(
+        "k1:ffffffffffffffffffffffffffffffff",
+        Duration::from_secs(3600),
+    )
+    .expect("ring");
+    let issued_hours_ago = |keys: &Keyring, id: &str, user: &str, hours: i64| {
+        keys.issue_at(id, user, Utc::now() - chrono::Duration::hours(hours))
+            .0
+    };
+    let expired = issued_hours_ago(&ring, &build_id, "demo", 3); // expired 2 h ago
+    let (status, body) = problem(
+        client
+            .get(format!("{}/events/{build_id}?token={expired}", node.http()))
+            .send()
+            .await
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("TOKEN_EXPIRED")),
+        "{body}"
+    );
+    let renewed = refresh(&build_id, &expired).await.expect("refresh");
+    assert_eq!(
+        renewed.status().as_u16(),
+        200,
+        "an expired demo token is renewed"
+    );
+    let renewed: Value = renewed.json().await.expect("json");
+    let renewed_token = renewed["buildToken"].as_str().expect("fresh token");
+    let claims = node
+        .edge
+        .state
+        .keyring
+        .verify(renewed_token, &build_id)
+        .expect("the fresh token reads the build");
+    assert!(
+        claims.exp > Utc::now().timestamp() + 3000,
+        "a full lifetime"
+    );
+    let refusals = [
+        (
+            issued_hours_ago(&ring, &build_id, "demo", 26), // past the 24 h grace
+            401,
+            "TOKEN_EXPIRED",
+        ),
+        (
+            issued_hours_ago(&forger, &build_id, "demo", 3), // not our signature
+            401,
+            "TOKEN_BAD_SIGNATURE",
+        ),
+        (
+            issued_hours_ago(&ring, other_id, "demo", 3), // for another build
+            403,
+            "TOKEN_WRONG_BUILD",
+        ),
+        (
+            issued_hours_ago(&ring, &build_id, "user-1", 3), // not the demo's
+            403,
+            "NOT_A_DEMO_BUILD",
+        ),
+    ];
+    for (presented, want_status, want_code) in refusals {
+        let (status, body) = problem(refresh(&build_id, &presented).await.expect("request")).await;
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (want_status, Some(want_code)),
+            "{body}"
+        );
+    }
 }

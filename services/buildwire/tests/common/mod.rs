@@ -79,3 +79,28 @@ pub async fn up(nats_url: &str, env: &[(&str, &str)]) -> (String, tempfile::Temp
         .to_string();
     (base, data, child)
 }
+
+/// Runs `node tests/browser/<script>` (Chromium through playwright-core) with `env`, within
+/// `limit`; panics with its output unless it exits 0, else answers the output.
+pub async fn browser_script(script: &str, env: &[(&str, &str)], limit: Duration) -> String {
+    let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
+    for module in ["playwright-core", "esbuild", "react-dom"] {
+        assert!(
+            browser.join("node_modules").join(module).is_dir(),
+            "{module} is missing from tests/browser: run scripts/setup"
+        );
+    }
+    let mut command = Command::new("node");
+    command.arg(browser.join(script)).kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::time::timeout(limit, command.output())
+        .await
+        .unwrap_or_else(|_| panic!("{script} finishes within {limit:?}"))
+        .expect("node runs");
+    let report = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{script} in Chromium:\n{report}");
+    report
+}
