@@ -237,3 +237,43 @@ async fn rate_limit_state_of_idle_users_and_addresses_is_forgotten() {
     );
     drop(socket);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_with_its_idempotency_key_gets_its_build_past_the_rate_limit() {
+    let fixture = NatsFixture::start();
+    let node = Node::with_env(
+        &fixture.url(),
+        KEYS,
+        &[
+            ("BUILDWIRE_RATE_USER_BURST", "1"),
+            ("BUILDWIRE_RATE_USER_PER_MIN", "1"),
+        ],
+    )
+    .await;
+    let send = |key: &'static str| {
+        let url = format!("{}/v1/builds", node.http());
+        async move {
+            let response = http()
+                .post(url)
+                .bearer_auth(SERVICE_KEY)
+                .header("Idempotency-Key", key)
+                .json(&json!({ "prompt": "Create a timer", "userId": "retrier" }))
+                .send()
+                .await
+                .expect("post");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, first) = send("retry-me").await;
+    assert_eq!(status, 202, "{first}");
+    // The user's burst is spent: a new submission is refused...
+    let (status, refused) = send("another-one").await;
+    assert_eq!(status, 429, "{refused}");
+    // ...but the retry of the accepted one gets its build, again and again.
+    for _ in 0..3 {
+        let (status, again) = send("retry-me").await;
+        assert_eq!(status, 202, "{again}");
+        assert_eq!(again["buildId"], first["buildId"]);
+    }
+}

@@ -32,7 +32,8 @@ fn fingerprint(body: &SubmitBuild) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 
-/// Accepts `body`, once per `idempotency_key`.
+/// Accepts `body`, once per `idempotency_key`. A repeat of an accepted submission gets its
+/// build before any rate limit or circuit check: a retry must never be refused.
 pub async fn submit(
     state: &EdgeState,
     body: SubmitBuild,
@@ -47,16 +48,25 @@ pub async fn submit(
             "NATS is unreachable; nothing was queued, retry shortly",
         ));
     }
+    let key = match &idempotency_key {
+        Some(key) => {
+            validate::idempotency_key(key)?;
+            let kv_key = hex::encode(Sha256::digest(key.as_bytes()));
+            if let Some(first) = remembered(state, &kv_key).await? {
+                return repeat(state, &body, first).await;
+            }
+            Some(kv_key)
+        }
+        None => None,
+    };
     owned(state, &body).await?;
     state.guards.submission(&body.user_id).await?;
     let build_id = ulid::Ulid::generate().to_string();
     let request_id = body.request_id.clone().unwrap_or_else(|| build_id.clone());
-    let Some(key) = idempotency_key else {
+    let Some(kv_key) = key else {
         enqueue(state, &body, &build_id, &request_id).await?;
         return Ok(accepted(state, &build_id, &body.user_id));
     };
-    validate::idempotency_key(&key)?;
-    let kv_key = hex::encode(Sha256::digest(key.as_bytes()));
     let remembered = Remembered {
         build_id,
         request_id,
@@ -66,31 +76,51 @@ pub async fn submit(
     match state.idempotency.create(&kv_key, value.into()).await {
         Ok(_) => {}
         Err(err) if err.kind() == CreateErrorKind::AlreadyExists => {
-            let entry = state
-                .idempotency
-                .get(&kv_key)
-                .await
-                .map_err(|e| ApiError::unavailable(e.to_string()))?
+            // Another node accepted the same key a moment ago.
+            let first = self::remembered(state, &kv_key)
+                .await?
                 .ok_or_else(|| ApiError::unavailable("idempotency record vanished; retry"))?;
-            let first: Remembered = serde_json::from_slice(&entry)
-                .map_err(|e| ApiError::unavailable(format!("idempotency record: {e}")))?;
-            if first.fingerprint != remembered.fingerprint {
-                return Err(ApiError::invalid(
-                    "IDEMPOTENCY_KEY_REUSED",
-                    "this Idempotency-Key was used with a different body",
-                ));
-            }
-            // The first node may have died between remembering and publishing; publishing
-            // again with the same Nats-Msg-Ids stores nothing twice.
-            if state.hub.history().first(&first.build_id).await?.is_none() {
-                enqueue(state, &body, &first.build_id, &first.request_id).await?;
-            }
-            return Ok(accepted(state, &first.build_id, &body.user_id));
+            return repeat(state, &body, first).await;
         }
         Err(err) => return Err(ApiError::unavailable(err.to_string())),
     }
     enqueue(state, &body, &remembered.build_id, &remembered.request_id).await?;
     Ok(accepted(state, &remembered.build_id, &body.user_id))
+}
+
+/// What KV `idempotency` remembers under `kv_key`, if anything.
+async fn remembered(state: &EdgeState, kv_key: &str) -> Result<Option<Remembered>, ApiError> {
+    let Some(entry) = state
+        .idempotency
+        .get(kv_key)
+        .await
+        .map_err(|e| ApiError::unavailable(e.to_string()))?
+    else {
+        return Ok(None);
+    };
+    serde_json::from_slice(&entry)
+        .map(Some)
+        .map_err(|e| ApiError::unavailable(format!("idempotency record: {e}")))
+}
+
+/// The answer to a repeat of the submission `first`: its build, when the body is the same.
+async fn repeat(
+    state: &EdgeState,
+    body: &SubmitBuild,
+    first: Remembered,
+) -> Result<BuildAccepted, ApiError> {
+    if first.fingerprint != fingerprint(body) {
+        return Err(ApiError::invalid(
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used with a different body",
+        ));
+    }
+    // The first node may have died between remembering and publishing; publishing again
+    // with the same Nats-Msg-Ids stores nothing twice.
+    if state.hub.history().first(&first.build_id).await?.is_none() {
+        enqueue(state, body, &first.build_id, &first.request_id).await?;
+    }
+    Ok(accepted(state, &first.build_id, &body.user_id))
 }
 
 /// Refuses (404) a project or parent build that is not the submitting user's.
