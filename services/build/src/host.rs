@@ -1,5 +1,6 @@
 //! What this machine offers a build, found once per process: where node and npm live
-//! (for the child's PATH and the sandbox's mounts) and whether bubblewrap works.
+//! (for the child's PATH and the sandbox's mounts), whether bubblewrap works, and the npm
+//! settings the download step pins (the operator's CA bundle among them).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -13,6 +14,13 @@ const BASE_PATH: &[&str] = &["/usr/local/bin", "/usr/bin", "/bin"];
 
 /// How long the bubblewrap probe may take before we call it broken.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// System CA bundles, tried in order when npm's global config names no `cafile`.
+const CA_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/cert.pem",
+];
 
 /// Which isolation a command ran under.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,10 +50,13 @@ pub struct Host {
     pub(crate) tool_mounts: Vec<PathBuf>,
     /// A working `bwrap`, or why there is none.
     pub(crate) bwrap: Result<PathBuf, String>,
+    /// npm settings forced into the download step's environment (see [`download_pins`]).
+    pub(crate) download_pins: Vec<(String, String)>,
 }
 
 impl Host {
-    /// The sandbox [`Auto`](crate::runner::SandboxPolicy::Auto) runs will use.
+    /// The sandbox [`Required`](crate::runner::SandboxPolicy::Required) runs use; `None`
+    /// means they are refused.
     pub fn sandbox_kind(&self) -> SandboxKind {
         match self.bwrap {
             Ok(_) => SandboxKind::Bubblewrap,
@@ -89,14 +100,66 @@ async fn probe() -> Host {
         Ok(p) => tracing::info!(bwrap = %p.display(), "build sandbox: bubblewrap"),
         Err(why) => tracing::warn!(
             reason = %why,
-            "build sandbox unavailable: builds run without bubblewrap (own session, scrubbed env)"
+            "build sandbox unavailable: builds are refused unless BUILDWIRE_SANDBOX=off"
         ),
     }
-    Host {
+    let mut host = Host {
         path,
         tool_mounts,
         bwrap,
+        download_pins: Vec::new(),
+    };
+    let cafile = operator_cafile(&host.path_var())
+        .await
+        .or_else(|| CA_BUNDLES.iter().map(PathBuf::from).find(|p| p.is_file()));
+    if cafile.is_none() {
+        tracing::warn!("no CA bundle found: a package's .npmrc could choose the download's CAs");
     }
+    host.download_pins = download_pins(cafile.as_deref());
+    host
+}
+
+/// The download step's forced npm settings. The environment outranks every `.npmrc`
+/// except the command line, and nested npm processes inherit it: a git dependency with
+/// build scripts is prepared by a nested `npm install` that reads that package's own
+/// `.npmrc`, which could otherwise name a program to run as `git` (with network) or turn
+/// TLS checks off and trust its own CA (and so store forged packages in the shared cache).
+fn download_pins(cafile: Option<&Path>) -> Vec<(String, String)> {
+    let mut pins = vec![
+        ("npm_config_ignore_scripts".to_owned(), "true".to_owned()),
+        ("npm_config_git".to_owned(), "git".to_owned()),
+        ("npm_config_strict_ssl".to_owned(), "true".to_owned()),
+    ];
+    if let Some(file) = cafile {
+        let file = file.to_string_lossy().into_owned();
+        pins.push(("npm_config_cafile".to_owned(), file));
+    }
+    pins
+}
+
+/// The `cafile` of npm's own configuration (global and built-in `npmrc`, which the
+/// operator controls), read with a scrubbed environment from an empty directory.
+async fn operator_cafile(path_var: &str) -> Option<PathBuf> {
+    let scratch = tempfile::tempdir().ok()?;
+    let out = tokio::time::timeout(
+        PROBE_TIMEOUT,
+        tokio::process::Command::new("npm")
+            .args(["config", "get", "cafile"])
+            .env_clear()
+            .env("PATH", path_var)
+            .env("HOME", scratch.path())
+            .current_dir(scratch.path())
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .ok()?
+    .ok()?;
+    let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let file = PathBuf::from(value);
+    (out.status.success() && file.is_absolute() && file.is_file()).then_some(file)
 }
 
 /// Finds node and npm on our PATH: their directories lead the child's PATH, and install
@@ -171,7 +234,7 @@ async fn probe_bwrap(tools: &[PathBuf]) -> Result<PathBuf, String> {
     let scratch = std::fs::canonicalize(&scratch).map_err(|e| format!("probe dir: {e}"))?;
     let args = bwrap_args(&Mounts {
         project: &scratch,
-        cache: &scratch,
+        cache: None,
         tools,
         network: false,
     });
@@ -204,6 +267,20 @@ async fn probe_bwrap(tools: &[PathBuf]) -> Result<PathBuf, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn download_pins_outrank_every_npmrc() {
+        let pins = download_pins(Some(Path::new("/etc/ssl/certs/ca-certificates.crt")));
+        let get = |k: &str| pins.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("npm_config_ignore_scripts"), Some("true"));
+        assert_eq!(get("npm_config_git"), Some("git"));
+        assert_eq!(get("npm_config_strict_ssl"), Some("true"));
+        assert_eq!(
+            get("npm_config_cafile"),
+            Some("/etc/ssl/certs/ca-certificates.crt")
+        );
+        assert_eq!(download_pins(None).len(), 3);
+    }
 
     #[test]
     fn install_roots() {

@@ -1,6 +1,8 @@
-//! The build stage's process-running core: run `npm install` / `npm run build` in a
-//! sandbox with a scrubbed environment and a whole-tree timeout ([`runner`]), stream and
-//! batch their output ([`batcher`]), and keep the full log for storage ([`fulllog`]).
+//! The build stage's process-running core: run `npm install --ignore-scripts` (network),
+//! `npm rebuild` and `npm run build` (no network) in a sandbox with a scrubbed environment
+//! and a whole-tree timeout ([`runner`]), stream and batch their output ([`batcher`]), and
+//! keep the full log for storage ([`fulllog`]). [`npmrc`] keeps a project's `.npmrc` from
+//! steering the download.
 //!
 //! [`stage`] is the stage handler that wires them to NATS: sources in, events, logs and
 //! artifacts out.
@@ -11,6 +13,7 @@ pub mod error;
 pub mod fulllog;
 pub mod host;
 pub mod lines;
+pub mod npmrc;
 pub mod pump;
 pub mod runner;
 mod sandbox;
@@ -22,5 +25,5 @@ pub use error::BuildError;
 pub use fulllog::{FullLog, StoredLog};
 pub use host::{SandboxKind, host, sandbox_kind};
 pub use lines::{LogLine, Stream};
-pub use runner::{Outcome, RunReport, RunSpec, SandboxPolicy, run};
+pub use runner::{Access, Outcome, RunReport, RunSpec, SandboxPolicy, npm_steps, run};
 pub use stage::BuildStage;

@@ -1,6 +1,7 @@
-//! Running one command (`npm install`, `npm run build`) in a project directory: own
-//! session, scrubbed environment, bubblewrap when available, a timeout and a cancel that
-//! kill the whole process tree, output streamed line by line.
+//! Running one command (`npm install`, `npm rebuild`, `npm run build`) in a project
+//! directory: own session, scrubbed environment, bubblewrap (unless deliberately turned
+//! off), network and the shared npm cache only for npm's download step, a timeout and a
+//! cancel that kill the whole process tree, output streamed line by line.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -16,7 +17,7 @@ use crate::error::BuildError;
 use crate::host::{Host, SandboxKind, host};
 use crate::lines::LogLine;
 use crate::pump;
-use crate::sandbox::{Mounts, bwrap_args};
+use crate::sandbox::{Mounts, SANDBOX_HOME, bwrap_args};
 use crate::tree::{Tree, TreeGuard};
 
 /// How long a stopped tree gets between SIGTERM and SIGKILL.
@@ -27,13 +28,6 @@ pub const DEFAULT_INSTALL_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Default limit for `npm run build`.
 pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_secs(300);
-
-/// The private HOME created inside the project directory.
-pub const HOME_DIR: &str = ".home";
-
-/// The private TMPDIR created inside the project directory when there is no sandbox
-/// (inside bubblewrap, `/tmp` is a private tmpfs instead).
-pub const TMP_DIR: &str = ".tmp";
 
 /// How long the pipes may stay open after the tree was killed.
 const DRAIN: Duration = Duration::from_millis(500);
@@ -49,20 +43,39 @@ const DELIVER_AFTER_CANCEL: Duration = Duration::from_millis(250);
 /// Whether a run uses bubblewrap.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SandboxPolicy {
-    /// Bubblewrap when it works on this machine, otherwise none (with a warning once).
+    /// Bubblewrap or [`BuildError::SandboxUnavailable`]: never a silent fallback.
     #[default]
-    Auto,
-    /// Bubblewrap or [`BuildError::SandboxUnavailable`] (for deployments that insist).
     Required,
-    /// Never (tests of the fallback path, machines where bwrap misbehaves).
+    /// Never: the deliberate opt-out (`BUILDWIRE_SANDBOX=off`) for trusted code and
+    /// machines without bubblewrap. The download step still runs no lifecycle scripts,
+    /// but every script and the build run with the worker's files and network.
     Off,
+}
+
+/// What a run may reach besides its project directory.
+///
+/// Two kinds of work, never mixed: npm downloading packages (network, the shared cache,
+/// no code from the project or its packages) and running that code (neither).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// npm's own download step: the host's network and the shared npm cache (read-write).
+    /// Lifecycle scripts are forced off, `git` is git, TLS is verified against the
+    /// operator's CAs (environment settings, which outrank any `.npmrc` and reach nested
+    /// npm processes), so only npm and git run here, configured by the operator.
+    Fetch {
+        /// The npm cache shared across builds.
+        cache_dir: PathBuf,
+    },
+    /// Anything that runs code from the project or its packages (install scripts, the
+    /// build): no network (under bubblewrap an empty network namespace, so not even the
+    /// host's loopback), a private empty npm cache, npm in offline mode.
+    Offline,
 }
 
 /// One command to run.
 #[derive(Clone, Debug)]
 pub struct RunSpec {
-    /// The project directory: working directory, read-write in the sandbox; the private
-    /// HOME ([`HOME_DIR`]) is created inside it.
+    /// The project directory: working directory, read-write in the sandbox.
     pub dir: PathBuf,
     /// The program, looked up on the child's PATH (node's directory, then
     /// `/usr/local/bin:/usr/bin:/bin`).
@@ -71,10 +84,9 @@ pub struct RunSpec {
     pub args: Vec<String>,
     /// Wall-clock limit; past it the tree is killed and the outcome is `TimedOut`.
     pub timeout: Duration,
-    /// Network access (install yes, build no). Only enforced under bubblewrap.
-    pub network: bool,
-    /// The npm cache, shared across builds; read-write in the sandbox.
-    pub cache_dir: PathBuf,
+    /// Network and shared cache, or neither. The network is only enforced under
+    /// bubblewrap.
+    pub access: Access,
     /// Variables added after the allowlist (e.g. `NODE_ENV=production` for the build).
     pub env: Vec<(String, String)>,
     /// Whether to sandbox.
@@ -82,31 +94,60 @@ pub struct RunSpec {
 }
 
 impl RunSpec {
-    /// `npm install` with network access and [`DEFAULT_INSTALL_TIMEOUT`].
+    /// `npm install --ignore-scripts`: downloads and links packages with network access
+    /// and the shared cache, running none of their scripts nor the project's own;
+    /// [`DEFAULT_INSTALL_TIMEOUT`].
     pub fn npm_install(dir: impl Into<PathBuf>, cache_dir: impl Into<PathBuf>) -> Self {
         Self {
             dir: dir.into(),
             program: "npm".to_owned(),
-            args: vec!["install".to_owned()],
+            args: vec!["install".to_owned(), "--ignore-scripts".to_owned()],
             timeout: DEFAULT_INSTALL_TIMEOUT,
-            network: true,
-            cache_dir: cache_dir.into(),
+            access: Access::Fetch {
+                cache_dir: cache_dir.into(),
+            },
             env: Vec::new(),
-            sandbox: SandboxPolicy::Auto,
+            sandbox: SandboxPolicy::Required,
+        }
+    }
+
+    /// `npm rebuild --foreground-scripts` without network: the install scripts the
+    /// download step skipped (every package's `preinstall`, `install`, `postinstall` and
+    /// the project's own; not `prepare`), in npm's order, output in the log;
+    /// [`DEFAULT_INSTALL_TIMEOUT`].
+    pub fn npm_rebuild(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: dir.into(),
+            program: "npm".to_owned(),
+            args: vec!["rebuild".to_owned(), "--foreground-scripts".to_owned()],
+            timeout: DEFAULT_INSTALL_TIMEOUT,
+            access: Access::Offline,
+            env: Vec::new(),
+            sandbox: SandboxPolicy::Required,
         }
     }
 
     /// `npm run build` without network, with `NODE_ENV=production` and
     /// [`DEFAULT_BUILD_TIMEOUT`].
-    pub fn npm_build(dir: impl Into<PathBuf>, cache_dir: impl Into<PathBuf>) -> Self {
+    pub fn npm_build(dir: impl Into<PathBuf>) -> Self {
         Self {
             args: vec!["run".to_owned(), "build".to_owned()],
             timeout: DEFAULT_BUILD_TIMEOUT,
-            network: false,
             env: vec![("NODE_ENV".to_owned(), "production".to_owned())],
-            ..Self::npm_install(dir, cache_dir)
+            ..Self::npm_rebuild(dir)
         }
     }
+}
+
+/// The npm commands of one build, in the order the build stage runs them: download
+/// ([`RunSpec::npm_install`]), install scripts ([`RunSpec::npm_rebuild`]), build
+/// ([`RunSpec::npm_build`]). Nothing from the project runs before the network is gone.
+pub fn npm_steps(dir: &Path, cache_dir: &Path) -> [RunSpec; 3] {
+    [
+        RunSpec::npm_install(dir, cache_dir),
+        RunSpec::npm_rebuild(dir),
+        RunSpec::npm_build(dir),
+    ]
 }
 
 /// How a command ended.
@@ -174,22 +215,29 @@ pub async fn run(
     }
 
     let dir = canonical_dir(&spec.dir, "opening the project directory")?;
-    let cache = make_dir(&spec.cache_dir, "creating the npm cache")?;
-    let home = make_dir(&dir.join(HOME_DIR), "creating the private HOME")?;
-    let tmp = match kind {
-        SandboxKind::Bubblewrap => PathBuf::from("/tmp"),
-        SandboxKind::None => make_dir(&dir.join(TMP_DIR), "creating the private TMPDIR")?,
+    let shared_cache = match &spec.access {
+        Access::Fetch { cache_dir } => Some(make_dir(cache_dir, "creating the npm cache")?),
+        Access::Offline => None,
     };
+    let private = Private::new(kind)?;
+    let cache = shared_cache
+        .clone()
+        .unwrap_or_else(|| private.tmp.join("npm-cache"));
 
+    let forced = match shared_cache {
+        Some(_) => host.download_pins.clone(),
+        None => vec![("npm_config_offline".to_owned(), "true".to_owned())],
+    };
     let mut tree = Tree::new();
     let env = child_env(
         &host.path_var(),
         &Dirs {
-            home: &home,
-            tmp: &tmp,
+            home: &private.home,
+            tmp: &private.tmp,
             cache: &cache,
         },
         &spec.env,
+        &forced,
         tree.token(),
     );
     let mut cmd = match (&host.bwrap, kind) {
@@ -197,9 +245,9 @@ pub async fn run(
             let mut c = tokio::process::Command::new(bwrap);
             c.args(bwrap_args(&Mounts {
                 project: &dir,
-                cache: &cache,
+                cache: shared_cache.as_deref(),
                 tools: &host.tool_mounts,
-                network: spec.network,
+                network: shared_cache.is_some(),
             }));
             c.arg(&spec.program);
             c
@@ -258,6 +306,7 @@ pub async fn run(
     };
     let dropped = pump.finish(DRAIN, deliver).await;
     drop(guard);
+    drop(private);
     let outcome = result?;
     tracing::debug!(program = %spec.program, ?outcome, elapsed_ms = started.elapsed().as_millis() as u64, "finished");
     Ok(report(outcome, dropped))
@@ -273,6 +322,38 @@ async fn terminate(child: &mut dyn process_wrap::tokio::ChildWrapper, tree: &Tre
     }
     tree.signal(Signal::SIGKILL);
     let _ = tokio::time::timeout(KILL_GRACE, child.wait()).await;
+}
+
+/// A run's own HOME and TMPDIR, fresh each time and outside the project: under
+/// bubblewrap on the sandbox's private `/tmp` tmpfs (gone with the sandbox), otherwise in
+/// a private host temp dir removed when the run returns.
+struct Private {
+    home: PathBuf,
+    tmp: PathBuf,
+    /// Keeps the host temp dir alive for the run (none under bubblewrap).
+    _host: Option<tempfile::TempDir>,
+}
+
+impl Private {
+    fn new(kind: SandboxKind) -> Result<Self, BuildError> {
+        if kind == SandboxKind::Bubblewrap {
+            return Ok(Self {
+                home: PathBuf::from(SANDBOX_HOME),
+                tmp: PathBuf::from("/tmp"),
+                _host: None,
+            });
+        }
+        let context = "creating the run's private HOME and TMPDIR";
+        let host = tempfile::Builder::new()
+            .prefix("buildwire-run-")
+            .tempdir()
+            .map_err(|e| BuildError::io(context, std::env::temp_dir(), e))?;
+        Ok(Self {
+            home: make_dir(&host.path().join("home"), context)?,
+            tmp: make_dir(&host.path().join("tmp"), context)?,
+            _host: Some(host),
+        })
+    }
 }
 
 fn choose_sandbox(policy: SandboxPolicy, host: &Host) -> Result<SandboxKind, BuildError> {
@@ -322,4 +403,47 @@ fn canonical_dir(p: &Path, context: &'static str) -> Result<PathBuf, BuildError>
 fn make_dir(p: &Path, context: &'static str) -> Result<PathBuf, BuildError> {
     std::fs::create_dir_all(p).map_err(|e| BuildError::io(context, p, e))?;
     canonical_dir(p, context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_sandbox_is_refused_unless_turned_off() {
+        assert_eq!(SandboxPolicy::default(), SandboxPolicy::Required);
+        let host = Host {
+            path: Vec::new(),
+            tool_mounts: Vec::new(),
+            bwrap: Err("bwrap not found on PATH".to_owned()),
+            download_pins: Vec::new(),
+        };
+        assert!(matches!(
+            choose_sandbox(SandboxPolicy::Required, &host),
+            Err(BuildError::SandboxUnavailable(why)) if why.contains("not found")
+        ));
+        assert_eq!(
+            choose_sandbox(SandboxPolicy::Off, &host).ok(),
+            Some(SandboxKind::None)
+        );
+    }
+
+    #[test]
+    fn only_the_download_step_gets_network_and_the_cache() {
+        let [install, rebuild, build] = npm_steps(Path::new("/p"), Path::new("/c"));
+        assert_eq!(
+            install.access,
+            Access::Fetch {
+                cache_dir: PathBuf::from("/c")
+            }
+        );
+        assert_eq!(install.args, ["install", "--ignore-scripts"]);
+        assert_eq!(rebuild.access, Access::Offline);
+        assert_eq!(rebuild.args[0], "rebuild");
+        assert_eq!(build.access, Access::Offline);
+        assert_eq!(build.args, ["run", "build"]);
+        for spec in [install, rebuild, build] {
+            assert_eq!(spec.sandbox, SandboxPolicy::Required);
+        }
+    }
 }

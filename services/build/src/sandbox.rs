@@ -1,10 +1,13 @@
 //! The bubblewrap command line: which host paths a build may see and how it is isolated.
 //!
 //! A build sees read-only system directories, the node/npm install, a handful of `/etc`
-//! files needed for DNS and TLS, its own project directory and the shared npm cache
-//! (read-write), and private `/tmp`, `/dev` and `/proc`. Everything else (our data dir,
-//! config files with secrets, other builds) does not exist inside the sandbox. All
-//! namespaces are unshared; the network is shared only when the spec asks for it.
+//! files needed for DNS and TLS, its own project directory, and private `/tmp` (with the
+//! run's HOME), `/dev` and `/proc`. The shared npm cache is bound (read-write) only into
+//! the networked download step, where no code from the project runs. Everything else (our
+//! data dir, config files with secrets, other builds) does not exist inside the sandbox.
+//! All namespaces are unshared, the network included: a step without network gets an
+//! empty network namespace, where even 127.0.0.1 is its own and reaches nothing of the
+//! host's.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -38,16 +41,22 @@ const ETC_ENTRIES: &[&str] = &[
     "/etc/ld.so.conf.d",
 ];
 
+/// The run's HOME inside the sandbox: a fresh directory on the private `/tmp`, so
+/// nothing the project ships (`.npmrc`, `.gitconfig`) or a run leaves there reaches
+/// another run.
+pub(crate) const SANDBOX_HOME: &str = "/tmp/home";
+
 /// What one sandboxed command gets to see.
 #[derive(Debug)]
 pub(crate) struct Mounts<'a> {
     /// The project directory: bound read-write and made the working directory.
     pub project: &'a Path,
-    /// The npm cache shared across builds: bound read-write.
-    pub cache: &'a Path,
+    /// The npm cache shared across builds, bound read-write; only for the download step
+    /// (nothing from the project runs there), `None` for every step that runs scripts.
+    pub cache: Option<&'a Path>,
     /// Node/npm installs outside `/usr`: bound read-only.
     pub tools: &'a [PathBuf],
-    /// Whether the network namespace is shared (install) or not (build).
+    /// Whether the host's network namespace is shared (download) or not (everything else).
     pub network: bool,
 }
 
@@ -86,12 +95,13 @@ pub(crate) fn bwrap_args(m: &Mounts<'_>) -> Vec<OsString> {
         }
     }
     a.push(["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+    a.push(["--dir", SANDBOX_HOME]);
     for tool in m.tools {
         a.path3("--ro-bind", tool, tool);
     }
     // Outer directories first, so a cache inside the project (or the reverse) stays
     // visible.
-    let mut rw = [m.project, m.cache];
+    let mut rw: Vec<&Path> = [Some(m.project), m.cache].into_iter().flatten().collect();
     rw.sort_by_key(|p| p.components().count());
     for dir in rw {
         a.path3("--bind", dir, dir);
@@ -128,7 +138,7 @@ mod tests {
         let tools = [PathBuf::from("/opt/node")];
         let args = bwrap_args(&Mounts {
             project: Path::new("/tmp/b/project"),
-            cache: Path::new("/var/cache/npm"),
+            cache: network.then_some(Path::new("/var/cache/npm")),
             tools: &tools,
             network,
         });
@@ -144,9 +154,12 @@ mod tests {
         assert!(s.starts_with("--unshare-all --die-with-parent --new-session"));
         assert!(!s.contains("--share-net"));
         assert!(s.contains("--ro-bind /usr /usr"));
-        assert!(s.contains("--tmpfs /tmp"));
+        assert!(s.contains("--tmpfs /tmp --dir /tmp/home"));
         assert!(s.contains("--ro-bind /opt/node /opt/node"));
-        assert!(s.contains("--bind /var/cache/npm /var/cache/npm"));
+        assert!(
+            !s.contains("/var/cache/npm"),
+            "no shared cache where scripts run"
+        );
         assert!(s.contains("--bind /tmp/b/project /tmp/b/project"));
         assert!(s.ends_with("--chdir /tmp/b/project --"));
         assert!(!s.contains("--ro-bind / /"), "never the whole filesystem");
@@ -160,7 +173,7 @@ mod tests {
     fn binds_outer_directories_first() {
         let args = bwrap_args(&Mounts {
             project: Path::new("/b/p"),
-            cache: Path::new("/b/p/.npm"),
+            cache: Some(Path::new("/b/p/.npm")),
             tools: &[],
             network: false,
         });
@@ -170,6 +183,8 @@ mod tests {
 
     #[test]
     fn shares_the_network_only_when_asked() {
-        assert!(joined(true).starts_with("--unshare-all --share-net "));
+        let s = joined(true);
+        assert!(s.starts_with("--unshare-all --share-net "));
+        assert!(s.contains("--bind /var/cache/npm /var/cache/npm"));
     }
 }

@@ -1,8 +1,11 @@
 //! The build stage handler (`build.*.cmd.build`): the project tree saved by `execute` is
-//! written into a throwaway directory, `npm install` then `npm run build` run there through
-//! [`crate::runner`] (sandbox, scrubbed environment, whole-tree timeout, cancel), their output
-//! streams out as batched `build_progress` events, the full log goes to the `logs` bucket,
-//! the built `dist/` to `artifacts`, and the build moves on to `deploy`.
+//! written into a throwaway directory, its `.npmrc` cut down ([`crate::npmrc`]), then
+//! [`crate::npm_steps`] run there through [`crate::runner`]: `npm install --ignore-scripts`
+//! (network, shared cache, nothing from the project runs), `npm rebuild` (install
+//! scripts) and `npm run build` (no network, no shared cache), all sandboxed with a
+//! scrubbed environment, whole-tree timeout and cancel. Their output streams out as
+//! batched `build_progress` events, the full log goes to the `logs` bucket, the built
+//! `dist/` to `artifacts`, and the build moves on to `deploy`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,7 +19,10 @@ use buildwire_schemas::events::{BuildPhase, BuildUpdate, Severity, StatusCode, S
 use buildwire_schemas::{BuildStatus, EventBody, Stage};
 use tokio::sync::mpsc;
 
-use crate::{Batcher, FullLog, Outcome, RunSpec, Stream, run};
+use crate::{
+    Batcher, BuildError, FullLog, Outcome, RunSpec, SandboxKind, SandboxPolicy, Stream, npm_steps,
+    npmrc, run,
+};
 
 /// Most files a build may publish.
 pub const MAX_ARTIFACT_FILES: usize = 2_000;
@@ -34,11 +40,13 @@ pub struct BuildStage {
     timeout: Duration,
     signer: UrlSigner,
     public_base: String,
+    sandbox: SandboxPolicy,
 }
 
 impl BuildStage {
     /// Work under `<data dir>/builds`, npm cache under `<data dir>/npm-cache`, the time
-    /// limit from `BUILD_TIMEOUT_MS` (shared by install and build).
+    /// limit from `BUILD_TIMEOUT_MS` (shared by the npm steps), the sandbox from
+    /// `BUILDWIRE_SANDBOX` (probed now, so a missing one is reported at start).
     pub async fn from_config(
         config: &Config,
         nats: &Nats,
@@ -48,6 +56,23 @@ impl BuildStage {
         let cache_dir = data_dir.join("npm-cache");
         std::fs::create_dir_all(&work_root)?;
         std::fs::create_dir_all(&cache_dir)?;
+        let sandbox = if config.sandbox == "off" {
+            tracing::warn!(
+                "BUILDWIRE_SANDBOX=off: package scripts and npm run build run WITHOUT a \
+                 sandbox, with this worker's files and network; only for trusted code"
+            );
+            SandboxPolicy::Off
+        } else {
+            let host = crate::host().await;
+            if host.sandbox_kind() == SandboxKind::None {
+                tracing::error!(
+                    reason = host.sandbox_problem().unwrap_or("unknown"),
+                    "no working bubblewrap: every build will fail with SANDBOX_UNAVAILABLE \
+                     (install bubblewrap, or set BUILDWIRE_SANDBOX=off for trusted code only)"
+                );
+            }
+            SandboxPolicy::Required
+        };
         Ok(BuildStage {
             sources: Sources::open(nats).await?,
             artifacts: Artifacts::open(nats).await?,
@@ -57,6 +82,7 @@ impl BuildStage {
             timeout: Duration::from_millis(config.build_timeout_ms),
             signer: UrlSigner::from_config(config)?,
             public_base: config.public_base(),
+            sandbox,
         })
     }
 }
@@ -125,13 +151,41 @@ impl BuildStage {
             Ok::<u64, StageError>(batcher.next_offset())
         };
         let (report, next_offset) = tokio::join!(running, streaming);
-        let report = report.map_err(|e| StageError::retryable("BUILD_RUNNER", e.to_string()))?;
+        let report = report.map_err(|e| match e {
+            BuildError::SandboxUnavailable(why) => StageError::fatal(
+                "SANDBOX_UNAVAILABLE",
+                format!(
+                    "this worker has no working bubblewrap ({why}), and package code never runs \
+                     unsandboxed unless BUILDWIRE_SANDBOX=off is set"
+                ),
+            ),
+            e => StageError::retryable("BUILD_RUNNER", e.to_string()),
+        })?;
         let next_offset = next_offset?;
         Ok(Step {
             outcome: report.outcome,
             next_offset,
             tail,
         })
+    }
+
+    /// [`Self::step`] with this stage's sandbox policy and what is left of
+    /// `BUILD_TIMEOUT_MS` since `started` (at least a second).
+    async fn limited(
+        &self,
+        job: &mut Job,
+        phase: BuildPhase,
+        mut spec: RunSpec,
+        offset: u64,
+        started: Instant,
+        full: &mut FullLog,
+    ) -> Result<Step, StageError> {
+        spec.sandbox = self.sandbox;
+        spec.timeout = self
+            .timeout
+            .saturating_sub(started.elapsed())
+            .max(Duration::from_secs(1));
+        self.step(job, phase, spec, offset, full).await
     }
 
     /// Stores the full log in the `logs` bucket; answers its signed, expiring URL.
@@ -170,22 +224,7 @@ impl BuildStage {
 
     /// Copies `dist/` into the artifacts bucket.
     async fn publish_dist(&self, build_id: &str, dist: &Path) -> Result<usize, StageError> {
-        let mut files = Vec::new();
-        collect_files(dist, dist, &mut files)
-            .map_err(|e| StageError::fatal("NO_OUTPUT", format!("reading dist/: {e}")))?;
-        if files.is_empty() || !files.iter().any(|(rel, _)| rel == "index.html") {
-            return Err(StageError::fatal(
-                "NO_OUTPUT",
-                "npm run build produced no dist/index.html",
-            ));
-        }
-        let total: u64 = files.iter().map(|(_, size)| size).sum();
-        if files.len() > MAX_ARTIFACT_FILES || total > MAX_ARTIFACT_BYTES {
-            return Err(StageError::fatal(
-                "OUTPUT_TOO_LARGE",
-                format!("dist/ has {} files, {total} bytes", files.len()),
-            ));
-        }
+        let files = dist_files(dist)?;
         for (rel, _) in &files {
             let data = tokio::fs::read(dist.join(rel))
                 .await
@@ -194,6 +233,35 @@ impl BuildStage {
         }
         Ok(files.len())
     }
+}
+
+/// The files `dist/` publishes, checked: `dist` a real directory (the build wrote it, and
+/// a symlink there would publish whatever host directory it names), an `index.html`,
+/// within [`MAX_ARTIFACT_FILES`] and [`MAX_ARTIFACT_BYTES`].
+fn dist_files(dist: &Path) -> Result<Vec<(String, u64)>, StageError> {
+    if !std::fs::symlink_metadata(dist).is_ok_and(|m| m.is_dir()) {
+        return Err(StageError::fatal(
+            "NO_OUTPUT",
+            "npm run build produced no dist/ directory",
+        ));
+    }
+    let mut files = Vec::new();
+    collect_files(dist, dist, &mut files)
+        .map_err(|e| StageError::fatal("NO_OUTPUT", format!("reading dist/: {e}")))?;
+    if !files.iter().any(|(rel, _)| rel == "index.html") {
+        return Err(StageError::fatal(
+            "NO_OUTPUT",
+            "npm run build produced no dist/index.html",
+        ));
+    }
+    let total: u64 = files.iter().map(|(_, size)| size).sum();
+    if files.len() > MAX_ARTIFACT_FILES || total > MAX_ARTIFACT_BYTES {
+        return Err(StageError::fatal(
+            "OUTPUT_TOO_LARGE",
+            format!("dist/ has {} files, {total} bytes", files.len()),
+        ));
+    }
+    Ok(files)
 }
 
 /// Regular files under `dir` (symlinks skipped), as paths relative to `root` and sizes.
@@ -267,29 +335,61 @@ impl StageHandler for BuildStage {
             None,
         )))
         .await?;
-        let mut install = RunSpec::npm_install(dir.path(), &self.cache_dir);
-        install.timeout = self.timeout;
+        let dropped = npmrc::restrict(dir.path())
+            .map_err(|e| StageError::retryable("WORKDIR", format!("reading .npmrc: {e}")))?;
+        if !dropped.is_empty() {
+            let line = format!(
+                "{}: ignored {} (only dependency-resolution settings apply)",
+                npmrc::FILE,
+                dropped.join(", ")
+            );
+            full.push_text(&line);
+            job.emit(EventBody::BuildProgress(BuildUpdate {
+                severity: Some(Severity::Warning),
+                ..phase_event(BuildPhase::Dependencies, Some(vec![line]))
+            }))
+            .await?;
+        }
+        let [install, scripts, compile] = npm_steps(dir.path(), &self.cache_dir);
         let step = self
-            .step(job, BuildPhase::Dependencies, install, 0, &mut full)
+            .limited(
+                job,
+                BuildPhase::Dependencies,
+                install,
+                0,
+                started,
+                &mut full,
+            )
             .await?;
         if !step.outcome.success() {
             let error = failure("NPM_INSTALL_FAILED", "npm install", &step, self.timeout);
             return Err(self.failed(&build_id, full, error).await);
         }
+        let step = self
+            .limited(
+                job,
+                BuildPhase::Dependencies,
+                scripts,
+                step.next_offset,
+                started,
+                &mut full,
+            )
+            .await?;
+        if !step.outcome.success() {
+            let what = "npm rebuild (install scripts, run without network)";
+            let error = failure("NPM_INSTALL_FAILED", what, &step, self.timeout);
+            return Err(self.failed(&build_id, full, error).await);
+        }
 
         job.emit(status(StatusCode::Build, "Building application...", 60))
             .await?;
-        let mut compile = RunSpec::npm_build(dir.path(), &self.cache_dir);
-        compile.timeout = self
-            .timeout
-            .saturating_sub(started.elapsed())
-            .max(Duration::from_secs(1));
         let step = self
-            .step(
+            .limited(
                 job,
                 BuildPhase::Compile,
                 compile,
                 step.next_offset,
+                started,
                 &mut full,
             )
             .await?;
@@ -319,5 +419,48 @@ impl StageHandler for BuildStage {
             .insert("buildLogUrl".into(), build_log_url.into());
         job.forward(Stage::Deploy, &command).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sandbox_setting_is_bubblewrap_unless_turned_off() {
+        let load =
+            |v: &str| Config::load_from(None, [("BUILDWIRE_SANDBOX".to_owned(), v.to_owned())]);
+        assert_eq!(load("").expect("unset").sandbox, "bubblewrap");
+        assert_eq!(load("off").expect("off").sandbox, "off");
+        let refused = load("none").expect_err("unknown value");
+        assert!(
+            refused.to_string().contains("BUILDWIRE_SANDBOX"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn dist_must_be_a_real_directory() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let host_dir = tmp.path().join("host");
+        std::fs::create_dir(&host_dir).expect("host dir");
+        std::fs::write(host_dir.join("index.html"), "<html>").expect("index");
+        std::fs::write(host_dir.join("jwt-keys"), "secret").expect("secret");
+        let dist = tmp.path().join("dist");
+        std::os::unix::fs::symlink(&host_dir, &dist).expect("symlink");
+        assert!(
+            matches!(dist_files(&dist), Err(StageError::Fatal { code, .. }) if code == "NO_OUTPUT")
+        );
+
+        std::fs::remove_file(&dist).expect("unlink");
+        std::fs::create_dir(&dist).expect("dist");
+        std::fs::write(dist.join("index.html"), "<html>").expect("index");
+        std::os::unix::fs::symlink(&host_dir, dist.join("linked")).expect("symlink");
+        let files = dist_files(&dist).expect("real dist");
+        assert_eq!(
+            files,
+            [("index.html".to_owned(), 6)],
+            "links inside are skipped"
+        );
     }
 }

@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use buildwire_build::{LogLine, Outcome, RunReport, RunSpec, SandboxKind, SandboxPolicy, Stream};
+use buildwire_build::{
+    Access, LogLine, Outcome, RunReport, RunSpec, SandboxKind, SandboxPolicy, Stream,
+};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -58,7 +60,7 @@ fn spec(p: &Project, script: &str, timeout: Duration, policy: SandboxPolicy) -> 
         args: vec!["run".into(), script.into()],
         timeout,
         sandbox: policy,
-        ..RunSpec::npm_build(&p.dir, &p.cache)
+        ..RunSpec::npm_build(&p.dir)
     }
 }
 
@@ -239,7 +241,7 @@ async fn cancel_kills_tree(policy: SandboxPolicy, tag: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeout_kills_the_whole_tree() {
-    timeout_kills_tree(SandboxPolicy::Auto, "timeout-auto").await;
+    timeout_kills_tree(SandboxPolicy::Required, "timeout-bwrap").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -249,7 +251,7 @@ async fn timeout_kills_the_whole_tree_without_sandbox() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancel_kills_the_whole_tree_within_two_seconds() {
-    cancel_kills_tree(SandboxPolicy::Auto, "cancel-auto").await;
+    cancel_kills_tree(SandboxPolicy::Required, "cancel-bwrap").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,7 +265,12 @@ async fn cancel_before_start_spawns_nothing() {
     let cancel = CancellationToken::new();
     cancel.cancel();
     let (tx, _rx) = mpsc::channel(8);
-    let s = spec(&p, "build", Duration::from_secs(10), SandboxPolicy::Auto);
+    let s = spec(
+        &p,
+        "build",
+        Duration::from_secs(10),
+        SandboxPolicy::Required,
+    );
     let report = buildwire_build::run(&s, &cancel, tx).await.expect("run");
     assert_eq!(report.outcome, Outcome::Cancelled);
     assert!(!p.dir.join("started").exists());
@@ -319,7 +326,7 @@ async fn env_dump_child() {
         &p,
         "env-dump",
         Duration::from_secs(30),
-        SandboxPolicy::Auto,
+        SandboxPolicy::Required,
     ))
     .await;
     assert!(report.outcome.success(), "{report:?}\n{}", texts(&lines));
@@ -341,13 +348,9 @@ async fn env_dump_child() {
     assert_eq!(env["CI"], "1");
     assert_eq!(env["LANG"], "C.UTF-8");
     assert_eq!(env["NODE_ENV"], "production");
-    assert!(
-        env["HOME"]
-            .as_str()
-            .is_some_and(|h| h.ends_with("project/.home")),
-        "{:?}",
-        env["HOME"]
-    );
+    // HOME is the run's own, never inside the project (which could ship a ~/.npmrc).
+    assert_eq!(env["HOME"], "/tmp/home");
+    assert_eq!(env["npm_config_offline"], "true");
 
     if report.sandbox == SandboxKind::Bubblewrap {
         for script in ["read-secret", "read-config"] {
@@ -355,7 +358,7 @@ async fn env_dump_child() {
                 &p,
                 script,
                 Duration::from_secs(30),
-                SandboxPolicy::Auto,
+                SandboxPolicy::Required,
             ))
             .await;
             assert!(report.outcome.success(), "{report:?}");
@@ -382,7 +385,7 @@ async fn lines_arrive_in_order_and_clean() {
         &p,
         "noisy",
         Duration::from_secs(30),
-        SandboxPolicy::Auto,
+        SandboxPolicy::Required,
     ))
     .await;
     assert!(report.outcome.success(), "{report:?}");
@@ -410,7 +413,7 @@ async fn lines_arrive_in_order_and_clean() {
         &p,
         "fail",
         Duration::from_secs(30),
-        SandboxPolicy::Auto,
+        SandboxPolicy::Required,
     ))
     .await;
     assert_eq!(
@@ -441,8 +444,7 @@ async fn npm_install_uses_the_network_only_when_allowed() {
     let kind = buildwire_build::host().await.sandbox_kind();
     if kind == SandboxKind::Bubblewrap {
         let mut offline = install.clone();
-        offline.network = false;
-        offline.cache_dir = p.dir.join("..").join("empty-cache");
+        offline.access = Access::Offline;
         let (report, lines) = run_to_end(offline).await;
         assert!(
             !report.outcome.success(),

@@ -1,11 +1,13 @@
 //! `buildwire up`: the laptop stack in one process (edge, every stage, the recorder). Services still
 //! talk only through NATS; with `NATS_URL` unset a managed nats-server runs under the data
-//! dir and stops with us. `demo` runs the same [`Stack`].
+//! dir and stops with us. Each service has its own connection: with the managed server as
+//! its own role's user (the admin applies the definitions first), else as `NATS_USER` (or
+//! the URL's user). `demo` runs the same [`Stack`].
 
 use buildwire_edge::EdgeHandle;
 use buildwire_runtime::{
     Config,
-    nats::{Nats, server::ManagedServer},
+    nats::{Nats, Role, redact, server::ManagedServer},
     shutdown,
 };
 use buildwire_schemas::Stage;
@@ -39,10 +41,11 @@ impl Stack {
                 Some(server)
             }
         };
-        let nats = Nats::setup(&config, "buildwire-up").await?;
+        let setup = as_role(&config, managed.as_ref(), Role::Admin);
+        drop(Nats::setup(&setup, "buildwire-up").await?);
         let edge = buildwire_edge::start(
             &config,
-            nats.clone(),
+            connect(&config, managed.as_ref(), Role::Edge).await?,
             stop.clone(),
             buildwire_edge::Mode::Demo,
         )
@@ -51,20 +54,24 @@ impl Stack {
         config.public_url.get_or_insert_with(|| edge.url.clone());
         let mut services = JoinSet::new();
         for stage in Stage::ALL {
-            let (config, nats, stop) = (config.clone(), nats.clone(), stop.clone());
+            let nats = connect(&config, managed.as_ref(), Role::of_stage(stage)).await?;
+            let (config, stop) = (config.clone(), stop.clone());
             services.spawn(async move {
                 let ended = crate::stages::run(config, nats, stage, stop).await;
                 (format!("{stage} stage"), ended)
             });
         }
-        let (recorder_config, recorder_nats, recorder_stop) =
-            (config.clone(), nats.clone(), stop.clone());
+        let (recorder_config, recorder_nats, recorder_stop) = (
+            config.clone(),
+            connect(&config, managed.as_ref(), Role::Record).await?,
+            stop.clone(),
+        );
         services.spawn(async move {
             let ended = crate::stages::record(recorder_config, recorder_nats, recorder_stop).await;
             ("record service".to_string(), ended)
         });
         tracing::info!(
-            nats = %config.nats_url_or_default(),
+            nats = %redact(&config.nats_url_or_default()),
             managed = managed.is_some(),
             edge = %edge.url,
             "stack ready; Ctrl-C stops"
@@ -100,6 +107,27 @@ impl Stack {
             None => Ok(()),
         }
     }
+}
+
+/// `config` as `role`'s user of the managed server (unchanged without one).
+fn as_role(config: &Config, managed: Option<&ManagedServer>, role: Role) -> Config {
+    let mut config = config.clone();
+    if let Some(server) = managed {
+        let credentials = server.credentials(role);
+        config.nats_user = Some(credentials.user);
+        config.nats_password = Some(credentials.password);
+    }
+    config
+}
+
+/// One service's own connection, as `role` on the managed server.
+async fn connect(
+    config: &Config,
+    managed: Option<&ManagedServer>,
+    role: Role,
+) -> Result<Nats, Failure> {
+    let config = as_role(config, managed, role);
+    Ok(Nats::from_config(&config, &format!("buildwire-up-{role}")).await?)
 }
 
 /// `buildwire up`: prints `buildwire ready http://<addr>` and runs until SIGTERM/Ctrl-C.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use buildwire_record::{Store, recorder, sweep};
 use buildwire_runtime::{
-    nats::{Definitions, Nats},
+    nats::{Definitions, Nats, Role},
     publish::Publisher,
 };
 use buildwire_schemas::{BuildStatus, EventBody, Stage, StageCommand, events::StatusCode};
@@ -55,7 +55,9 @@ async fn a_build_queued_without_a_command_is_failed_once_and_others_are_left_alo
     let db = TestDb::sqlite();
     let store: Store = db.store().await;
     let stop = CancellationToken::new();
-    tokio::spawn(recorder::run(nats.clone(), store.clone(), stop.clone()));
+    // The record service's own NATS user: its permissions must cover the sweeper.
+    let as_record = connect(&fixture.url_as(Role::Record)).await;
+    tokio::spawn(recorder::run(as_record.clone(), store.clone(), stop.clone()));
 
     let lost = events::build_id();
     let waiting = events::build_id();
@@ -84,7 +86,7 @@ async fn a_build_queued_without_a_command_is_failed_once_and_others_are_left_alo
         grace: Duration::from_millis(500),
     };
     for _ in 0..2 {
-        tokio::spawn(sweep::run(nats.clone(), store.clone(), options, stop.clone()));
+        tokio::spawn(sweep::run(as_record.clone(), store.clone(), options, stop.clone()));
     }
     let ended = eventually(Duration::from_secs(15), "the lost build ended", || async {
         let events = stored_events(&nats, &lost).await;
@@ -121,5 +123,6 @@ async fn a_build_queued_without_a_command_is_failed_once_and_others_are_left_alo
             "{id} left alone: {events:?}"
         );
     }
+    assert!(fixture.violations().is_empty(), "{:?}", fixture.violations());
     stop.cancel();
 }

@@ -39,6 +39,13 @@ pub struct Config {
     /// `NATS_URL`: comma-separated server URLs. Unset: `up` and `demo` start a managed
     /// nats-server; other services use `nats://127.0.0.1:4222`.
     pub nats_url: Option<String>,
+    /// `NATS_USER`: the NATS user this service connects as (its role: `edge`, `plan`,
+    /// `execute`, `build`, `deploy`, `record`; `admin` may change definitions). Unset: the
+    /// user in `NATS_URL` (`nats://user:password@host`), else none. `up` and `demo` with a
+    /// managed server connect each service as its own role with generated passwords.
+    pub nats_user: Option<String>,
+    /// `NATS_PASSWORD`: the password of `NATS_USER` (both or neither).
+    pub nats_password: Option<String>,
     /// `BUILDWIRE_NATS_SERVER`: the nats-server binary for managed NATS. Default: the
     /// project's `.tools/bin/nats-server` (installed by `scripts/setup`), then `PATH`.
     pub nats_server: Option<PathBuf>,
@@ -107,6 +114,11 @@ pub struct Config {
     /// `BUILDWIRE_DRAIN_TIMEOUT_MS`: on SIGTERM, how long in-flight work may finish before
     /// it is handed back to NATS for another worker. Default 20000.
     pub drain_timeout_ms: u64,
+    /// `BUILDWIRE_SANDBOX`: how the build stage isolates npm. `bubblewrap` (default): every
+    /// npm step runs under bubblewrap, and a build fails with `SANDBOX_UNAVAILABLE` on a
+    /// machine without a working `bwrap`. `off`: no sandbox, a deliberate opt-in for
+    /// trusted code only (package scripts then run with the worker's files and network).
+    pub sandbox: String,
 }
 
 impl Default for Config {
@@ -116,6 +128,8 @@ impl Default for Config {
             public_url: None,
             data_dir: PathBuf::from("./.buildwire"),
             nats_url: None,
+            nats_user: None,
+            nats_password: None,
             nats_server: None,
             nats_definitions: None,
             nats_replicas: None,
@@ -145,6 +159,7 @@ impl Default for Config {
             header_timeout_secs: 10,
             max_connections_per_addr: 256,
             drain_timeout_ms: 20_000,
+            sandbox: "bubblewrap".into(),
         }
     }
 }
@@ -155,6 +170,8 @@ const ENV: &[(&str, &str)] = &[
     ("BUILDWIRE_PUBLIC_URL", "public_url"),
     ("BUILDWIRE_DATA_DIR", "data_dir"),
     ("NATS_URL", "nats_url"),
+    ("NATS_USER", "nats_user"),
+    ("NATS_PASSWORD", "nats_password"),
     ("BUILDWIRE_NATS_SERVER", "nats_server"),
     ("BUILDWIRE_NATS_DEFINITIONS", "nats_definitions"),
     ("BUILDWIRE_NATS_REPLICAS", "nats_replicas"),
@@ -172,6 +189,7 @@ const ENV: &[(&str, &str)] = &[
     ("BUILDWIRE_LOG_FORMAT", "log_format"),
     ("BUILDWIRE_STAGE_CONCURRENCY", "stage_concurrency"),
     ("BUILDWIRE_DRAIN_TIMEOUT_MS", "drain_timeout_ms"),
+    ("BUILDWIRE_SANDBOX", "sandbox"),
     ("BUILDWIRE_TOKEN_TTL_SECS", "token_ttl_secs"),
     ("BUILDWIRE_RATE_USER_PER_MIN", "rate_user_per_min"),
     ("BUILDWIRE_RATE_USER_BURST", "rate_user_burst"),
@@ -183,7 +201,10 @@ const ENV: &[(&str, &str)] = &[
     ("BUILDWIRE_CONNECT_RATE_PER_MIN", "connect_rate_per_min"),
     ("BUILDWIRE_FEED_LINGER_SECS", "feed_linger_secs"),
     ("BUILDWIRE_HEADER_TIMEOUT_SECS", "header_timeout_secs"),
-    ("BUILDWIRE_MAX_CONNECTIONS_PER_ADDR", "max_connections_per_addr"),
+    (
+        "BUILDWIRE_MAX_CONNECTIONS_PER_ADDR",
+        "max_connections_per_addr",
+    ),
 ];
 
 /// Fields whose environment values are numbers; every other variable is taken as text.
@@ -306,20 +327,25 @@ impl Config {
                 "BUILDWIRE_NATS_REPLICAS must be 1 to 5".into(),
             ));
         }
-        for (name, value) in [
-            ("BUILDWIRE_LLM", &self.llm),
-            ("BUILDWIRE_DEPLOY_TARGET", &self.deploy_target),
+        for (name, value, allowed) in [
+            ("BUILDWIRE_LLM", &self.llm, &["offline", "anthropic"]),
+            (
+                "BUILDWIRE_DEPLOY_TARGET",
+                &self.deploy_target,
+                &["local", "cloudflare"],
+            ),
+            ("BUILDWIRE_SANDBOX", &self.sandbox, &["bubblewrap", "off"]),
         ] {
-            let allowed: &[&str] = if name == "BUILDWIRE_LLM" {
-                &["offline", "anthropic"]
-            } else {
-                &["local", "cloudflare"]
-            };
             if !allowed.contains(&value.as_str()) {
                 return Err(Error::Config(format!(
                     "{name}={value:?}: expected one of {allowed:?}"
                 )));
             }
+        }
+        if self.nats_user.is_some() != self.nats_password.is_some() {
+            return Err(Error::Config(
+                "NATS_USER and NATS_PASSWORD go together: set both or neither".into(),
+            ));
         }
         if self.http_addr.parse::<std::net::SocketAddr>().is_err() {
             return Err(Error::Config(format!(
@@ -344,6 +370,14 @@ impl Config {
         self.nats_url
             .clone()
             .unwrap_or_else(|| "nats://127.0.0.1:4222".into())
+    }
+
+    /// `NATS_USER` with `NATS_PASSWORD`, when set.
+    pub fn nats_credentials(&self) -> Option<crate::nats::Credentials> {
+        Some(crate::nats::Credentials {
+            user: self.nats_user.clone()?,
+            password: self.nats_password.clone()?,
+        })
     }
 
     /// How long in-flight work may run after SIGTERM.
@@ -398,6 +432,7 @@ mod tests {
             ("BUILDWIRE_LLM", "gpt"),
             ("BUILDWIRE_HTTP_ADDR", "nowhere"),
             ("BUILDWIRE_STAGE_CONCURRENCY", "0"),
+            ("NATS_USER", "edge"),
         ] {
             let err = Config::load_from(None, env(&[(k, v)])).expect_err(k);
             assert!(matches!(err, Error::Config(_)), "{k}: {err}");

@@ -8,6 +8,7 @@ mod edge_api;
 mod edge_clients;
 mod feed_linger;
 mod guards;
+mod nats_auth;
 mod persistence;
 mod recovery;
 mod slowloris;

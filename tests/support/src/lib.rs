@@ -1,11 +1,16 @@
 //! Test fixtures: real `nats-server` processes on free loopback ports with temporary
 //! storage (never port 4222), as a single node or a three-node JetStream cluster, plus
 //! helpers to read a build's stored events.
+//!
+//! Fixtures run with the production users and permissions (`nats/users.conf`'s rules,
+//! random passwords): [`NatsFixture::url`] carries the admin's credentials, so a test
+//! does anything; [`NatsFixture::url_as`] connects as one role, to prove what it may do.
 
 use std::{path::PathBuf, time::Duration};
 
 use buildwire_runtime::nats::{
-    Definitions, Nats,
+    Credentials, Definitions, Nats, Role,
+    auth::Passwords,
     server::{ServerOptions, ServerProcess, find_binary, free_port},
 };
 use buildwire_schemas::{Event, subjects};
@@ -23,11 +28,46 @@ pub fn nats_server_binary() -> PathBuf {
     }
 }
 
+/// bcrypt cost of the fixtures' password hashes: the lowest, tests connect a lot.
+const TEST_BCRYPT_COST: u32 = 4;
+
+/// The `authorization` block of a test server with `passwords`.
+fn users(passwords: &Passwords) -> String {
+    passwords
+        .server_config(TEST_BCRYPT_COST)
+        .expect("password hashes")
+}
+
+/// `nats://<user>:<password>@127.0.0.1:<port>` for each server.
+fn url_with(credentials: &Credentials, servers: &[&ServerProcess]) -> String {
+    servers
+        .iter()
+        .map(|s| {
+            s.url().replacen(
+                "nats://",
+                &format!("nats://{}:{}@", credentials.user, credentials.password),
+                1,
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The server's complaints about refused publishes and subscriptions (`Publish
+/// Violation`, `Subscription Violation`) and refused logins, one line each.
+pub fn violations(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.contains("Violation"))
+        .map(str::to_string)
+        .collect()
+}
+
 /// One nats-server with JetStream, storage in a temp dir removed on drop.
 #[derive(Debug)]
 pub struct NatsFixture {
     /// The process; kill and restart it to inject faults.
     pub server: ServerProcess,
+    passwords: Passwords,
     dir: TempDir,
 }
 
@@ -44,16 +84,42 @@ impl NatsFixture {
 
     fn with(jetstream: bool) -> NatsFixture {
         let dir = tempfile::tempdir().expect("temp dir");
+        let passwords = Passwords::random();
         let mut options = ServerOptions::single("fixture", dir.path()).expect("free port");
         options.jetstream = jetstream;
+        options.users = Some(users(&passwords));
         let server = ServerProcess::start_and_wait(&nats_server_binary(), options)
             .expect("nats-server starts");
-        NatsFixture { server, dir }
+        NatsFixture {
+            server,
+            passwords,
+            dir,
+        }
     }
 
-    /// Its client URL.
+    /// Its client URL as the admin (may do anything).
     pub fn url(&self) -> String {
+        self.url_as(Role::Admin)
+    }
+
+    /// Its client URL as `role`'s user.
+    pub fn url_as(&self, role: Role) -> String {
+        url_with(&self.credentials(role), &[&self.server])
+    }
+
+    /// The user and password of `role`.
+    pub fn credentials(&self, role: Role) -> Credentials {
+        self.passwords.credentials(role)
+    }
+
+    /// Its client URL without credentials (refused).
+    pub fn anonymous_url(&self) -> String {
         self.server.url()
+    }
+
+    /// The permission refusals in its log so far (see [`violations`]).
+    pub fn violations(&self) -> Vec<String> {
+        violations(&self.server.log())
     }
 
     /// A scratch folder that lives as long as the fixture.
@@ -69,6 +135,7 @@ impl NatsFixture {
 pub struct NatsCluster {
     /// The nodes; kill one to test fail-over.
     pub nodes: Vec<ServerProcess>,
+    passwords: Passwords,
     _dir: TempDir,
 }
 
@@ -78,6 +145,8 @@ impl NatsCluster {
         let dir = tempfile::tempdir().expect("temp dir");
         let routes: Vec<u16> = (0..size).map(|_| free_port().expect("port")).collect();
         let binary = nats_server_binary();
+        let passwords = Passwords::random();
+        let users = users(&passwords);
         let nodes: Vec<ServerProcess> = (0..size)
             .map(|i| {
                 let options = ServerOptions {
@@ -86,6 +155,8 @@ impl NatsCluster {
                     dir: dir.path().join(format!("node{i}")),
                     jetstream: true,
                     cluster: Some(("buildwire-test".into(), routes[i], routes.clone())),
+                    users: Some(users.clone()),
+                    monitor_port: None,
                 };
                 ServerProcess::spawn(&binary, options).expect("node starts")
             })
@@ -94,16 +165,22 @@ impl NatsCluster {
             node.wait_ready(Duration::from_secs(20))
                 .expect("node listens");
         }
-        NatsCluster { nodes, _dir: dir }
+        NatsCluster {
+            nodes,
+            passwords,
+            _dir: dir,
+        }
     }
 
-    /// Every node's URL, comma-separated (what `NATS_URL` takes).
+    /// Every node's URL as the admin, comma-separated (what `NATS_URL` takes).
     pub fn urls(&self) -> String {
-        self.nodes
-            .iter()
-            .map(ServerProcess::url)
-            .collect::<Vec<_>>()
-            .join(",")
+        self.urls_as(Role::Admin)
+    }
+
+    /// Every node's URL as `role`'s user, comma-separated.
+    pub fn urls_as(&self, role: Role) -> String {
+        let nodes: Vec<&ServerProcess> = self.nodes.iter().collect();
+        url_with(&self.passwords.credentials(role), &nodes)
     }
 }
 

@@ -362,15 +362,27 @@ async fn api(nats: &Nats, label: &str, subject: &str, body: &Value) -> Result<Op
     };
     let mut last = String::new();
     // Cluster meta-leader elections answer "temporarily unavailable": wait them out.
+    let full = format!("$JS.API.{subject}");
     for _ in 0..40 {
-        let reply = nats
-            .client
-            .request(format!("$JS.API.{subject}"), payload.clone())
-            .await
-            .map_err(|err| Error::JetStream {
-                subject: subject.into(),
-                reason: err.to_string(),
-            })?;
+        // A user without the right (every role but the admin) is refused at once.
+        let mut refusals = nats.refusals.clone();
+        refusals.mark_unchanged();
+        let reply = tokio::select! {
+            reply = nats.client.request(full.clone(), payload.clone()) => reply,
+            refusal = super::refusal_of(&mut refusals, &full) => {
+                return Err(Error::DefinitionRejected {
+                    name: label.into(),
+                    reason: format!(
+                        "{refusal}: NATS user {} may not create or change it; apply the definitions as the admin user (README, \"NATS users and permissions\")",
+                        nats.user.as_deref().unwrap_or("(none)")
+                    ),
+                });
+            }
+        }
+        .map_err(|err| Error::JetStream {
+            subject: subject.into(),
+            reason: err.to_string(),
+        })?;
         let response: Value = serde_json::from_slice(&reply.payload)?;
         let Some(error) = response.get("error") else {
             return Ok(Some(response));

@@ -1,16 +1,22 @@
-//! The one NATS setup path: connect with reconnect, refuse servers that cannot run
-//! buildwire, apply the `nats/` definitions, and hand out the JetStream context.
+//! The one NATS setup path: connect with reconnect (as a user, see [`auth`]), refuse
+//! servers that cannot run buildwire, apply the `nats/` definitions, and hand out the
+//! JetStream context.
 
+pub mod auth;
 pub mod definitions;
 pub mod server;
+mod url;
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
-use async_nats::jetstream;
+use async_nats::{ClientError, Event, ServerError, jetstream};
+use tokio::sync::watch;
 
 use crate::{Config, Error, Result};
 
+pub use auth::{Credentials, Role};
 pub use definitions::{ApplyReport, Definitions, Outcome};
+pub use url::redact;
 
 /// The oldest nats-server buildwire runs against (batch Direct Get, per-subject discard).
 pub const MIN_SERVER_VERSION: (u64, u64) = (2, 11);
@@ -24,57 +30,112 @@ pub struct Nats {
     pub js: jetstream::Context,
     /// Counts (re)connections and slow-consumer drops: whoever keeps core subscriptions
     /// (the edge's fan-out) watches it to refetch what a disconnect may have lost.
-    pub resyncs: tokio::sync::watch::Receiver<u64>,
+    pub resyncs: watch::Receiver<u64>,
+    /// The user it connected as (`None`: no credentials).
+    pub user: Option<String>,
+    /// The server's latest `Permissions Violation` on this connection (also logged as an
+    /// error): a refused publish is otherwise only a timeout for the publisher.
+    pub refusals: watch::Receiver<Option<String>>,
+}
+
+/// What the connection's event callback reports to [`Nats`].
+struct Signals {
+    resyncs: watch::Sender<u64>,
+    refusals: watch::Sender<Option<String>>,
+    auth_failed: watch::Sender<bool>,
+    user: String,
+}
+
+impl Signals {
+    fn on(&self, event: Event) {
+        let user = &self.user;
+        match event {
+            Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
+            Event::Connected => {
+                tracing::info!("NATS connected");
+                self.resyncs.send_modify(|n| *n += 1);
+            }
+            Event::SlowConsumer(sid) => {
+                tracing::warn!(sid, "NATS dropped messages of a slow subscription");
+                self.resyncs.send_modify(|n| *n += 1);
+            }
+            Event::ServerError(ServerError::AuthorizationViolation) => {
+                tracing::error!(%user, "NATS refused the credentials");
+                self.auth_failed.send_replace(true);
+            }
+            Event::ClientError(ClientError::Other(text))
+                if text.contains("authorization violation") =>
+            {
+                self.auth_failed.send_replace(true);
+            }
+            Event::ServerError(ServerError::Other(text))
+                if text.contains("Permissions Violation") =>
+            {
+                tracing::error!(%user, "NATS refused: {text}");
+                self.refusals.send_replace(Some(text));
+            }
+            other => tracing::debug!(%other, "NATS event"),
+        }
+    }
 }
 
 impl Nats {
-    /// Connects to `url` (comma-separated for a cluster), retrying the first connection for
-    /// up to `patience`, then reconnecting forever. Refuses a server older than 2.11 or one
-    /// without JetStream.
+    /// Connects to `url` (comma-separated for a cluster) as the user it names
+    /// (`nats://user:password@host`), if any. See [`Nats::connect_as`].
     pub async fn connect(url: &str, name: &str, patience: Duration) -> Result<Nats> {
-        let urls: Vec<async_nats::ServerAddr> = url
-            .split(',')
-            .map(|u| u.trim().parse())
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|err| Error::Config(format!("NATS_URL {url:?}: {err}")))?;
+        Self::connect_as(url, None, name, patience).await
+    }
+
+    /// Connects to `url` as `credentials` (else as the URL's user, else without one),
+    /// retrying the first connection for up to `patience`, then reconnecting forever.
+    /// Fails at once when the server refuses the credentials; refuses a server older than
+    /// 2.11 or one without JetStream. Replies arrive under `_INBOX.<user>`.
+    pub async fn connect_as(
+        url: &str,
+        credentials: Option<&Credentials>,
+        name: &str,
+        patience: Duration,
+    ) -> Result<Nats> {
+        let target = url::Target::parse(url)?;
+        let shown = target.redacted.clone();
+        let credentials = credentials.cloned().or(target.credentials);
+        let user = credentials.as_ref().map(|c| c.user.clone());
         let deadline = tokio::time::Instant::now() + patience;
-        let (resync_tx, resyncs) = tokio::sync::watch::channel(0u64);
-        let resync_tx = std::sync::Arc::new(resync_tx);
-        let client = async_nats::ConnectOptions::new()
+        let (resync_tx, resyncs) = watch::channel(0u64);
+        let (refusal_tx, refusals) = watch::channel(None::<String>);
+        let (auth_tx, auth_failed) = watch::channel(false);
+        let signals = Arc::new(Signals {
+            resyncs: resync_tx,
+            refusals: refusal_tx,
+            auth_failed: auth_tx,
+            user: user.clone().unwrap_or_else(|| "(none)".into()),
+        });
+        let mut options = async_nats::ConnectOptions::new()
             .name(name)
             .retry_on_initial_connect()
             .max_reconnects(None)
-            .connection_timeout(Duration::from_secs(2))
+            .connection_timeout(Duration::from_secs(2));
+        if let Some(credentials) = &credentials {
+            options = options
+                .user_and_password(credentials.user.clone(), credentials.password.clone())
+                .custom_inbox_prefix(auth::inbox_prefix(&credentials.user));
+        }
+        let client = options
             .event_callback(move |event| {
-                let resync_tx = resync_tx.clone();
-                async move {
-                    match event {
-                        async_nats::Event::Disconnected => {
-                            tracing::warn!("NATS disconnected; reconnecting")
-                        }
-                        async_nats::Event::Connected => {
-                            tracing::info!("NATS connected");
-                            resync_tx.send_modify(|n| *n += 1);
-                        }
-                        async_nats::Event::SlowConsumer(sid) => {
-                            tracing::warn!(sid, "NATS dropped messages of a slow subscription");
-                            resync_tx.send_modify(|n| *n += 1);
-                        }
-                        other => tracing::debug!(%other, "NATS event"),
-                    }
-                }
+                let signals = signals.clone();
+                async move { signals.on(event) }
             })
-            .connect(urls)
+            .connect(target.addrs)
             .await
             .map_err(|err| Error::Connect {
-                url: url.into(),
+                url: shown.clone(),
                 reason: err.to_string(),
             })?;
         // With retry_on_initial_connect the handshake happens in the background.
-        if !wait_connected(&client, deadline).await {
+        if let Err(reason) = wait_connected(&client, auth_failed, user.as_deref(), deadline).await {
             return Err(Error::Connect {
-                url: url.into(),
-                reason: format!("no server answered within {patience:?}"),
+                url: shown,
+                reason: reason.unwrap_or_else(|| format!("no server answered within {patience:?}")),
             });
         }
         check_server(&client.server_info())?;
@@ -84,15 +145,26 @@ impl Nats {
             client,
             js,
             resyncs,
+            user,
+            refusals,
         })
     }
 
-    /// Connects as `Config` says (its `nats_url`, or the local default).
+    /// Connects as `Config` says: its `nats_url` (or the local default), as `NATS_USER`
+    /// with `NATS_PASSWORD` when set.
     pub async fn from_config(config: &Config, name: &str) -> Result<Nats> {
-        Self::connect(&config.nats_url_or_default(), name, Duration::from_secs(30)).await
+        Self::connect_as(
+            &config.nats_url_or_default(),
+            config.nats_credentials().as_ref(),
+            name,
+            Duration::from_secs(30),
+        )
+        .await
     }
 
     /// Connects and applies the configured definitions: what every service does at start.
+    /// A user that may not change them (every role but the admin) only checks them: a
+    /// missing or different stream stops it with a message naming the admin user.
     pub async fn setup(config: &Config, name: &str) -> Result<Nats> {
         let nats = Self::from_config(config, name).await?;
         let definitions = Definitions::load(config.nats_definitions.as_deref())?;
@@ -108,15 +180,47 @@ impl Nats {
     }
 }
 
-async fn wait_connected(client: &async_nats::Client, deadline: tokio::time::Instant) -> bool {
+/// Waits for the first connection: `Err(Some(reason))` when the server refused the
+/// credentials, `Err(None)` at the deadline.
+async fn wait_connected(
+    client: &async_nats::Client,
+    mut auth_failed: watch::Receiver<bool>,
+    user: Option<&str>,
+    deadline: tokio::time::Instant,
+) -> std::result::Result<(), Option<String>> {
     loop {
         if client.connection_state() == async_nats::connection::State::Connected {
-            return true;
+            return Ok(());
+        }
+        if *auth_failed.borrow_and_update() {
+            return Err(Some(match user {
+                Some(user) => format!(
+                    "the server refused user {user:?} (authorization violation): check NATS_USER and NATS_PASSWORD"
+                ),
+                None => "the server requires a user (authorization violation): set NATS_USER and NATS_PASSWORD (README, \"NATS users and permissions\")".into(),
+            }));
         }
         if tokio::time::Instant::now() >= deadline {
-            return false;
+            return Err(None);
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The server's refusal of a publish to `subject` on this connection, once it arrives
+/// (pending forever otherwise). Clone the receiver and `mark_unchanged` it before the
+/// publish, so only refusals after it count.
+pub async fn refusal_of(refusals: &mut watch::Receiver<Option<String>>, subject: &str) -> String {
+    let quoted = format!("\"{subject}\"");
+    loop {
+        if refusals.changed().await.is_err() {
+            return std::future::pending().await;
+        }
+        if let Some(text) = refusals.borrow_and_update().clone()
+            && text.contains(&quoted)
+        {
+            return text;
+        }
     }
 }
 

@@ -1,6 +1,8 @@
 //! Starting a real `nats-server` process: the managed server of `up`/`demo` on a laptop, and
 //! the fixtures of the tests (single nodes and clusters on loopback). One way to find the
-//! binary, write its config, wait for it and stop it.
+//! binary, write its config, wait for it and stop it. The managed server requires a user
+//! per role (passwords generated once under `<data dir>/nats/`, see [`super::auth`]) and
+//! serves monitoring on 127.0.0.1 only.
 
 use std::{
     net::TcpListener,
@@ -9,7 +11,12 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::auth::{Credentials, Passwords, Role};
 use crate::{Error, Result};
+
+/// bcrypt cost of the managed server's password hashes: every service connection is
+/// checked once against one (about 50 ms on a laptop core).
+const MANAGED_BCRYPT_COST: u32 = 10;
 
 /// How to run one server.
 #[derive(Clone, Debug)]
@@ -24,6 +31,11 @@ pub struct ServerOptions {
     pub jetstream: bool,
     /// Cluster settings: (cluster name, this node's route port, every node's route port).
     pub cluster: Option<(String, u16, Vec<u16>)>,
+    /// The `authorization` block: users and permissions ([`Passwords::server_config`]).
+    /// `None`: anyone connects and may do anything.
+    pub users: Option<String>,
+    /// Monitoring port (`/varz`, `/healthz`), bound to 127.0.0.1; `None`: no monitoring.
+    pub monitor_port: Option<u16>,
 }
 
 impl ServerOptions {
@@ -35,6 +47,8 @@ impl ServerOptions {
             dir: dir.to_path_buf(),
             jetstream: true,
             cluster: None,
+            users: None,
+            monitor_port: None,
         })
     }
 
@@ -45,6 +59,9 @@ impl ServerOptions {
             name = self.name,
             port = self.port
         );
+        if let Some(port) = self.monitor_port {
+            text += &format!("http: 127.0.0.1:{port}\n");
+        }
         if self.jetstream {
             text += &format!(
                 "jetstream {{\n  store_dir: {store:?}\n  max_memory_store: 256MB\n  max_file_store: 8GB\n}}\n"
@@ -59,6 +76,9 @@ impl ServerOptions {
                 "cluster {{\n  name: {cluster}\n  listen: 127.0.0.1:{route_port}\n  routes: [{}]\n}}\n",
                 routes.join(", ")
             );
+        }
+        if let Some(users) = &self.users {
+            text += users;
         }
         text
     }
@@ -94,7 +114,15 @@ impl ServerProcess {
 
     fn start(&mut self) -> Result<()> {
         let config = self.options.dir.join("nats-server.conf");
-        std::fs::write(&config, self.options.config_text())?;
+        // It may hold password hashes: readable by its owner only.
+        let mut file = std::fs::OpenOptions::new();
+        file.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+        let mut file = file.open(&config)?;
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        std::io::Write::write_all(&mut file, self.options.config_text().as_bytes())?;
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -133,6 +161,18 @@ impl ServerProcess {
     /// `nats://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.options.port)
+    }
+
+    /// `http://127.0.0.1:<port>` of monitoring, when on.
+    pub fn monitor_url(&self) -> Option<String> {
+        self.options
+            .monitor_port
+            .map(|port| format!("http://127.0.0.1:{port}"))
+    }
+
+    /// The server's log so far (`nats-server.log` in its folder).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.options.dir.join("nats-server.log")).unwrap_or_default()
     }
 
     /// The server's options.
@@ -237,10 +277,13 @@ fn check_binary(path: &Path) -> Result<()> {
 }
 
 /// A nats-server that `up`/`demo` own: started on a free port with storage under the data
-/// dir, stopped when dropped.
+/// dir, a user per [`Role`] (passwords generated once into `<data dir>/nats/<user>.password`,
+/// mode 0600; the server's config holds bcrypt hashes), monitoring on 127.0.0.1; stopped
+/// when dropped.
 #[derive(Debug)]
 pub struct ManagedServer {
     process: ServerProcess,
+    passwords: Passwords,
 }
 
 impl ManagedServer {
@@ -248,14 +291,42 @@ impl ManagedServer {
     pub fn start(data_dir: &Path, binary: Option<&Path>) -> Result<ManagedServer> {
         let binary = find_binary(binary)?;
         let dir = std::path::absolute(data_dir.join("nats"))?;
-        let options = ServerOptions::single("buildwire-managed", &dir)?;
+        std::fs::create_dir_all(&dir)?;
+        #[cfg(unix)]
+        std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o700))?;
+        let passwords = Passwords::load_or_create(&dir)?;
+        let mut options = ServerOptions::single("buildwire-managed", &dir)?;
+        options.users = Some(passwords.server_config(MANAGED_BCRYPT_COST)?);
+        options.monitor_port = Some(loop {
+            let port = free_port()?;
+            if port != options.port {
+                break port;
+            }
+        });
         let process = ServerProcess::start_and_wait(&binary, options)?;
-        tracing::info!(url = %process.url(), store = %dir.display(), "started managed nats-server");
-        Ok(ManagedServer { process })
+        tracing::info!(
+            url = %process.url(),
+            monitor = %process.monitor_url().unwrap_or_default(),
+            store = %dir.display(),
+            "started managed nats-server; read-only operator access: nats context save ops --server {} --user ops --password \"$(cat {})\" --inbox-prefix _INBOX.ops",
+            process.url(),
+            dir.join("ops.password").display()
+        );
+        Ok(ManagedServer { process, passwords })
     }
 
-    /// Its client URL.
+    /// Its client URL (without credentials).
     pub fn url(&self) -> String {
         self.process.url()
+    }
+
+    /// The user and password of `role`.
+    pub fn credentials(&self, role: Role) -> Credentials {
+        self.passwords.credentials(role)
+    }
+
+    /// Its monitoring URL (127.0.0.1 only).
+    pub fn monitor_url(&self) -> Option<String> {
+        self.process.monitor_url()
     }
 }
