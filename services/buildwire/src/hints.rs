@@ -37,6 +37,15 @@ fn explain_runtime(runtime: &RuntimeError) -> Option<String> {
             "nats-server could not start ({}): run scripts/setup (it installs nats-server into .tools/), or set NATS_URL to a running nats-server >= 2.11 with JetStream",
             one_line(reason)
         )),
+        RuntimeError::Connect { url, reason }
+            if reason.to_lowercase().contains("authorization")
+                || reason.to_lowercase().contains("authentication") =>
+        {
+            Some(format!(
+                "NATS at {url} refused the credentials ({}): set NATS_USER and NATS_PASSWORD (or nats://user:password@host in NATS_URL) to this service's user",
+                one_line(reason)
+            ))
+        }
         RuntimeError::Connect { url, reason } => Some(format!(
             "cannot reach NATS at {url} ({}): start that server, or unset NATS_URL to let buildwire run its own",
             one_line(reason)
