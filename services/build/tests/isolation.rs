@@ -232,6 +232,13 @@ async fn project_code_reaches_no_network_no_data_dir_and_no_later_build() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\"loopback\":\"CONNECTED\""), "{stdout}");
     assert!(stdout.contains(SECRET), "{stdout}");
+    // The listener counts in its own task: give it a moment to see the connection.
+    for _ in 0..100 {
+        if connections.load(Ordering::SeqCst) > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(connections.swap(0, Ordering::SeqCst), 1);
 
     let first = hostile_project(&data, "b1", port, "b1");
