@@ -6,35 +6,52 @@ use serde::{Deserialize, Serialize};
 
 use crate::events::{BuildStatus, Event};
 
+/// A build id: a ULID in canonical form (what `subjects::check_build_id` accepts).
+pub const BUILD_ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
+/// An id the main app chooses (user, project, request): 1-128 of `A-Z a-z 0-9 _ . - @ : +`.
+pub const ID_PATTERN: &str = "^[A-Za-z0-9_.@:+-]{1,128}$";
+/// Longest id the main app may choose.
+pub const MAX_ID_CHARS: usize = 128;
+/// Longest prompt, in characters.
+pub const MAX_PROMPT_CHARS: usize = 8_000;
+/// A prompt: no control character but tab, line feed and carriage return, and at least one
+/// character that is neither white space nor a control character.
+pub const PROMPT_PATTERN: &str = concat!(
+    r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*",
+    r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+    r"[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F-\x9F]*$",
+);
+
 /// `POST /v1/builds` (and `POST /build-preview`).
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
-#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct SubmitBuild {
-    /// What to build or change.
+    /// What to build or change: 1-8000 characters, not only white space, no control
+    /// characters but tab and line breaks.
+    #[schemars(length(min = 1, max = MAX_PROMPT_CHARS), pattern(PROMPT_PATTERN))]
     pub prompt: String,
-    /// The main app's user.
+    /// The main app's user (1-128 of `A-Z a-z 0-9 _ . - @ : +`); rate limits and the
+    /// circuit breaker count per user.
+    #[schemars(pattern(ID_PATTERN))]
     pub user_id: String,
-    /// The project a follow-up belongs to.
+    /// The project a follow-up belongs to (same characters as `userId`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    #[schemars(pattern(ID_PATTERN))]
     pub project_id: Option<String>,
-    /// The build a follow-up starts from.
+    /// The build a follow-up starts from (a build id).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    #[schemars(pattern(BUILD_ID_PATTERN))]
     pub parent_build_id: Option<String>,
-    /// The caller's request id, for tracing; generated when absent.
+    /// The caller's request id, for tracing (same characters as `userId`); the build id
+    /// when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", oai(skip_serializing_if_is_none))]
+    #[schemars(pattern(ID_PATTERN))]
     pub request_id: Option<String>,
 }
 
 /// `202` answer to a submission.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
-#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct BuildAccepted {
     /// The new build's id (a ULID).
     pub build_id: String,
@@ -53,8 +70,6 @@ pub struct BuildAccepted {
 /// `GET /v1/builds/{id}`: a build's progress.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
-#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct BuildProgress {
     /// The build.
     pub build_id: String,
@@ -79,8 +94,6 @@ pub struct BuildProgress {
 /// `GET /v1/builds/{id}/events`: a page of history, oldest first.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
-#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct EventsPage {
     /// Events with `seq` greater than the request's `after`.
     pub events: Vec<Event>,
@@ -91,8 +104,6 @@ pub struct EventsPage {
 /// `POST /v1/builds/{id}/token`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
-#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct BuildToken {
     /// JWT for the build's streams.
     pub build_token: String,
@@ -103,12 +114,9 @@ pub struct BuildToken {
 /// An error answer (`application/problem+json`, RFC 9457) with buildwire's `code`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Object))]
-#[cfg_attr(feature = "openapi", oai(rename_all = "camelCase"))]
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "openapi", oai(rename = "type"))]
     pub problem_type: String,
     /// Short summary.
     pub title: String,

@@ -82,8 +82,6 @@ impl std::str::FromStr for Stage {
 /// Where a build stands, as `GET /v1/builds/{id}` reports it.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
-#[cfg_attr(feature = "openapi", derive(poem_openapi::Enum))]
-#[cfg_attr(feature = "openapi", oai(rename_all = "snake_case"))]
 pub enum BuildStatus {
     /// Accepted, waiting for the plan stage.
     Queued,

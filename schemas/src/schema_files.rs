@@ -5,13 +5,28 @@
 
 use std::path::{Path, PathBuf};
 
-use schemars::{JsonSchema, schema_for};
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, Schema, schema_for};
 
 use crate::{api, commands, events};
 
+/// What a reader of `T` must accept (the default): a field serde fills in when it is
+/// missing is optional.
 fn render<T: JsonSchema>() -> String {
-    let schema = schema_for!(T);
-    let mut text = serde_json::to_string_pretty(&schema).unwrap_or_default();
+    text(&schema_for!(T))
+}
+
+/// What serde writes for `T`, for bodies only the server sends: a field it always writes
+/// (`null` included) is required.
+fn render_sent<T: JsonSchema>() -> String {
+    let generator = SchemaSettings::draft2020_12()
+        .for_serialize()
+        .into_generator();
+    text(&generator.into_root_schema_for::<T>())
+}
+
+fn text(schema: &Schema) -> String {
+    let mut text = serde_json::to_string_pretty(schema).unwrap_or_default();
     text.push('\n');
     text
 }
@@ -19,17 +34,23 @@ fn render<T: JsonSchema>() -> String {
 /// Every schema file: its name in `schemas/json/` and its content.
 pub fn all() -> Vec<(&'static str, String)> {
     vec![
-        ("event.schema.json", render::<events::Event>()),
+        ("event.schema.json", render_sent::<events::Event>()),
         (
             "stage-command.schema.json",
             render::<commands::StageCommand>(),
         ),
         ("submit-build.schema.json", render::<api::SubmitBuild>()),
-        ("build-accepted.schema.json", render::<api::BuildAccepted>()),
-        ("build-progress.schema.json", render::<api::BuildProgress>()),
-        ("events-page.schema.json", render::<api::EventsPage>()),
-        ("build-token.schema.json", render::<api::BuildToken>()),
-        ("problem.schema.json", render::<api::Problem>()),
+        (
+            "build-accepted.schema.json",
+            render_sent::<api::BuildAccepted>(),
+        ),
+        (
+            "build-progress.schema.json",
+            render_sent::<api::BuildProgress>(),
+        ),
+        ("events-page.schema.json", render_sent::<api::EventsPage>()),
+        ("build-token.schema.json", render_sent::<api::BuildToken>()),
+        ("problem.schema.json", render_sent::<api::Problem>()),
         ("client-message.schema.json", render::<api::ClientMessage>()),
     ]
 }

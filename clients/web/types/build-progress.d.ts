@@ -11,7 +11,7 @@ export interface BuildProgress {
   /**
    * Signed URL of the full build log.
    */
-  buildLogUrl?: string | null;
+  buildLogUrl: string | null;
   /**
    * Step ids finished.
    */
@@ -19,7 +19,7 @@ export interface BuildProgress {
   /**
    * Why it failed.
    */
-  errorMessage?: string | null;
+  errorMessage: string | null;
   /**
    * Sequence of the newest event applied.
    */
@@ -27,7 +27,7 @@ export interface BuildProgress {
   /**
    * Preview, once deployed.
    */
-  previewUrl?: string | null;
+  previewUrl: string | null;
   /**
    * Where it stands.
    */

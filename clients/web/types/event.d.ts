@@ -515,7 +515,7 @@ export interface BuildProgress {
   /**
    * Signed URL of the full build log.
    */
-  buildLogUrl?: string | null;
+  buildLogUrl: string | null;
   /**
    * Step ids finished.
    */
@@ -523,7 +523,7 @@ export interface BuildProgress {
   /**
    * Why it failed.
    */
-  errorMessage?: string | null;
+  errorMessage: string | null;
   /**
    * Sequence of the newest event applied.
    */
@@ -531,7 +531,7 @@ export interface BuildProgress {
   /**
    * Preview, once deployed.
    */
-  previewUrl?: string | null;
+  previewUrl: string | null;
   /**
    * Where a build stands, as `GET /v1/builds/{id}` reports it.
    */

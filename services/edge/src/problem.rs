@@ -2,14 +2,22 @@
 //! `retryable`: [`ApiError`] is the one error type of the edge's handlers, and
 //! [`to_problem`] turns any other poem error (bad JSON, unknown route) into the same shape.
 
+use std::marker::PhantomData;
+
 use buildwire_schemas::api::Problem;
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
-use poem_openapi::payload::Json;
+use poem_openapi::registry::{
+    MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef, Registry,
+};
+use poem_openapi::types::Type;
 
 /// The content type of every error answer.
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// `Retry-After` of a 429 or 503 that did not say how long to wait.
+const DEFAULT_WAIT_SECS: u64 = 2;
 
 /// A refusal with its HTTP status and machine-readable code.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -62,7 +70,7 @@ impl ApiError {
     pub fn unavailable(detail: impl Into<String>) -> ApiError {
         ApiError {
             retryable: true,
-            retry_after: Some(2),
+            retry_after: Some(DEFAULT_WAIT_SECS),
             ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", detail)
         }
     }
@@ -117,7 +125,12 @@ impl poem::error::ResponseError for ApiError {
             .status(self.status)
             .content_type(PROBLEM_JSON)
             .body(body);
-        if let Some(seconds) = self.retry_after
+        let wait = self.retry_after.or_else(|| {
+            WAIT_STATUSES
+                .contains(&self.status.as_u16())
+                .then_some(DEFAULT_WAIT_SECS)
+        });
+        if let Some(seconds) = wait
             && let Ok(value) = seconds.to_string().parse()
         {
             response.headers_mut().insert("Retry-After", value);
@@ -126,58 +139,106 @@ impl poem::error::ResponseError for ApiError {
     }
 }
 
-/// The documented error answers of the OpenAPI routes.
-#[derive(ApiResponse, Debug)]
-#[oai(bad_request_handler = "from_poem_error")]
-pub enum ProblemResponse {
-    /// Malformed request (not JSON, missing fields, bad id).
-    #[oai(status = 400, content_type = "application/problem+json")]
-    BadRequest(Json<Problem>),
-    /// No or wrong service key / build token.
-    #[oai(status = 401, content_type = "application/problem+json")]
-    Unauthorized(Json<Problem>),
-    /// Valid credentials that do not grant this.
-    #[oai(status = 403, content_type = "application/problem+json")]
-    Forbidden(Json<Problem>),
-    /// Unknown build.
-    #[oai(status = 404, content_type = "application/problem+json")]
-    NotFound(Json<Problem>),
-    /// The build already finished, or an Idempotency-Key was reused with another body.
-    #[oai(status = 409, content_type = "application/problem+json")]
-    Conflict(Json<Problem>),
-    /// Body over the limit.
-    #[oai(status = 413, content_type = "application/problem+json")]
-    TooLarge(Json<Problem>),
-    /// Well-formed but invalid input.
-    #[oai(status = 422, content_type = "application/problem+json")]
-    Invalid(Json<Problem>),
-    /// Rate limited or circuit open; `code` says which.
-    #[oai(status = 429, content_type = "application/problem+json")]
-    TooMany(Json<Problem>, #[oai(header = "Retry-After")] u64),
-    /// NATS unavailable.
-    #[oai(status = 503, content_type = "application/problem+json")]
-    Unavailable(Json<Problem>, #[oai(header = "Retry-After")] u64),
-    /// Anything else.
-    #[oai(status = 500, content_type = "application/problem+json")]
-    Internal(Json<Problem>),
+/// One documented refusal of a group of routes: its status and what it means there.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    /// HTTP status.
+    pub status: u16,
+    /// What it means on these routes, with the `code`s it carries.
+    pub description: &'static str,
 }
 
-impl From<ApiError> for ProblemResponse {
-    fn from(err: ApiError) -> Self {
-        let body = Json(err.problem());
-        let wait = err.retry_after.unwrap_or(1);
-        match err.status.as_u16() {
-            400 => ProblemResponse::BadRequest(body),
-            401 => ProblemResponse::Unauthorized(body),
-            403 => ProblemResponse::Forbidden(body),
-            404 => ProblemResponse::NotFound(body),
-            409 => ProblemResponse::Conflict(body),
-            413 => ProblemResponse::TooLarge(body),
-            422 => ProblemResponse::Invalid(body),
-            429 => ProblemResponse::TooMany(body, wait),
-            503 => ProblemResponse::Unavailable(body, wait),
-            _ => ProblemResponse::Internal(body),
+/// The refusals a group of routes can really give; they become its OpenAPI responses.
+pub trait Refusals: Send + Sync + 'static {
+    /// Every refusal, by status.
+    const ANSWERS: &'static [Answer];
+}
+
+/// Declares a [`Refusals`] set: `refusals!(/// doc\n Name: [(404, "..."), ...]);`.
+macro_rules! refusals {
+    ($(#[$doc:meta])* $name:ident: [$(($status:literal, $description:expr)),* $(,)?]) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl $crate::problem::Refusals for $name {
+            const ANSWERS: &'static [$crate::problem::Answer] = &[$(
+                $crate::problem::Answer { status: $status, description: $description }
+            ),*];
         }
+    };
+}
+pub(crate) use refusals;
+
+/// A refusal of a route whose documented refusals are `R`: problem+json with the
+/// [`ApiError`]'s own status (a status missing from `R` is a documentation bug that the
+/// conformance test finds, never silently turned into another status).
+pub struct Refused<R>(pub ApiError, PhantomData<fn() -> R>);
+
+impl<R> std::fmt::Debug for Refused<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<R> From<ApiError> for Refused<R> {
+    fn from(err: ApiError) -> Self {
+        Refused(err, PhantomData)
+    }
+}
+
+impl<R> From<Refused<R>> for poem::Error {
+    fn from(refused: Refused<R>) -> Self {
+        poem::Error::from(refused.0)
+    }
+}
+
+impl<R> IntoResponse for Refused<R> {
+    fn into_response(self) -> Response {
+        poem::error::ResponseError::as_response(&self.0)
+    }
+}
+
+/// Statuses whose answers carry `Retry-After`.
+const WAIT_STATUSES: [u16; 2] = [429, 503];
+
+fn retry_after() -> MetaHeader {
+    MetaHeader {
+        name: "Retry-After".into(),
+        description: Some("Seconds to wait before trying again.".into()),
+        required: true,
+        deprecated: false,
+        schema: MetaSchemaRef::Inline(Box::new(MetaSchema {
+            example: Some(2.into()),
+            minimum: Some(0.0),
+            ..MetaSchema::new_with_format("integer", "uint64")
+        })),
+    }
+}
+
+impl<R: Refusals> ApiResponse for Refused<R> {
+    fn meta() -> MetaResponses {
+        let responses = R::ANSWERS
+            .iter()
+            .map(|answer| MetaResponse {
+                description: answer.description,
+                status: Some(answer.status),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: PROBLEM_JSON,
+                    schema: Problem::schema_ref(),
+                }],
+                headers: if WAIT_STATUSES.contains(&answer.status) {
+                    vec![retry_after()]
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect();
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
     }
 }
 
@@ -203,6 +264,13 @@ pub fn api_error(err: &poem::Error) -> ApiError {
     if let Some(api) = err.downcast_ref::<ApiError>() {
         return api.clone();
     }
+    use poem_openapi::error::{ParseParamError, ParsePathError};
+    if let Some(param) = err.downcast_ref::<ParseParamError>() {
+        return crate::api::params::refusal(param.name, &param.reason);
+    }
+    if let Some(param) = err.downcast_ref::<ParsePathError>() {
+        return crate::api::params::path_refusal(&param.reason);
+    }
     let status = err.status();
     let detail = if status == StatusCode::NOT_FOUND && err.to_string() == "not found" {
         "no such route".to_string()
@@ -216,15 +284,10 @@ pub fn api_error(err: &poem::Error) -> ApiError {
     api
 }
 
-/// poem-openapi's parse errors (bad JSON, missing fields, bad parameters).
-fn from_poem_error(err: poem::Error) -> ProblemResponse {
-    api_error(&err).into()
-}
-
 /// The app-wide catch-all: renders every error as problem+json.
 pub async fn to_problem(err: poem::Error) -> Response {
     if err.is_from_response() {
-        // A documented ProblemResponse of an OpenAPI route: already problem+json.
+        // A response an endpoint made itself: kept when it is already problem+json.
         let response = err.into_response();
         if response.content_type() == Some(PROBLEM_JSON) {
             return response;

@@ -72,7 +72,7 @@ async fn submissions_are_validated_authenticated_and_idempotent_across_nodes() {
     )
     .await;
     assert_eq!(status, 400);
-    let (status, _) = problem(
+    let (status, body) = problem(
         client
             .post(&url)
             .bearer_auth(SERVICE_KEY)
@@ -82,7 +82,11 @@ async fn submissions_are_validated_authenticated_and_idempotent_across_nodes() {
             .expect("send"),
     )
     .await;
-    assert_eq!(status, 400, "missing userId");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (422, Some("INVALID_USER_ID")),
+        "missing userId"
+    );
     let (status, body) = problem(
         client
             .post(&url)

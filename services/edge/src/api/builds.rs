@@ -2,40 +2,66 @@
 
 use std::sync::Arc;
 
-use buildwire_schemas::api::{BuildAccepted, BuildProgress, BuildToken, EventsPage, SubmitBuild};
+use buildwire_schemas::api::{BuildAccepted, BuildProgress, BuildToken, EventsPage};
 use buildwire_schemas::events::Cancelled;
 use buildwire_schemas::{Event, EventBody};
 use poem::web::Data;
-use poem_openapi::param::{Header, Path, Query};
+use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use serde_json::json;
 
 use super::ApiTags;
+use super::params::{BuildId, IdempotencyKey, SubmitBody};
+use super::refusals::{BuildRefusals, CancelRefusals, HistoryRefusals, SubmitRefusals};
 use super::submit::{self, USER_HEADER};
 use super::validate;
 use crate::auth::ServiceKey;
 use crate::history::MAX_BATCH;
-use crate::problem::{ApiError, ProblemResponse};
+use crate::problem::{ApiError, Refused};
 use crate::state::EdgeState;
 
 /// `202` with the new build.
 #[derive(ApiResponse)]
 pub enum Accepted {
-    /// Queued: connect to `websocketUrl` (or `eventsUrl`) with `buildToken`.
+    /// Queued (or, for a repeated `Idempotency-Key`, the build that key already made):
+    /// open `websocketUrl` (or `eventsUrl`) with `buildToken`.
     #[oai(status = 202)]
     Accepted(Json<BuildAccepted>),
+}
+
+/// `200` with a build's progress.
+#[derive(ApiResponse)]
+pub enum Progress {
+    /// The build's progress, folded from its stored events.
+    #[oai(status = 200)]
+    Ok(Json<BuildProgress>),
+}
+
+/// `200` with a page of history.
+#[derive(ApiResponse)]
+pub enum History {
+    /// Events with `seq` greater than `after`, oldest first.
+    #[oai(status = 200)]
+    Ok(Json<EventsPage>),
 }
 
 /// `202` with the cancelled build's progress.
 #[derive(ApiResponse)]
 pub enum CancelAccepted {
-    /// Cancelled; running work stops.
+    /// Cancelled (or already cancelled): running work stops, the stream ends with
+    /// `cancelled`.
     #[oai(status = 202)]
     Accepted(Json<BuildProgress>),
 }
 
-type Answer<T> = Result<T, ProblemResponse>;
+/// `200` with a fresh token.
+#[derive(ApiResponse)]
+pub enum FreshToken {
+    /// A token for the build's streams, signed with the current key.
+    #[oai(status = 200)]
+    Ok(Json<BuildToken>),
+}
 
 /// The main app's routes.
 pub struct BuildsApi;
@@ -46,84 +72,129 @@ impl BuildsApi {
     ///
     /// Queues the build (`build.<id>.cmd.plan` and a first `status` event, `QUEUED`) and
     /// answers with a build token and the stream URLs. Repeats with the same
-    /// `Idempotency-Key` (across every edge node) answer with the same build.
-    #[oai(path = "/v1/builds", method = "post", tag = "ApiTags::Builds")]
+    /// `Idempotency-Key` (across every edge node, for 24 hours) answer with the same build,
+    /// never with a rate-limit or circuit refusal; the same key with another body is 422.
+    #[oai(
+        path = "/v1/builds",
+        method = "post",
+        tag = "ApiTags::Builds",
+        operation_id = "submitBuild"
+    )]
     async fn submit(
         &self,
         state: Data<&Arc<EdgeState>>,
         _auth: ServiceKey,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-        body: Json<SubmitBuild>,
-    ) -> Answer<Accepted> {
+        /// Makes retries safe: every submission with this key gets the first one's build.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: IdempotencyKey,
+        body: SubmitBody,
+    ) -> Result<Accepted, Refused<SubmitRefusals>> {
         let accepted = submit::submit(&state, body.0, idempotency_key.0).await?;
         Ok(Accepted::Accepted(Json(accepted)))
     }
 
-    /// Submit a prompt (the plan's route; same as `POST /v1/builds`).
-    #[oai(path = "/build-preview", method = "post", tag = "ApiTags::Builds")]
+    /// Submit a prompt (the plan's route).
+    ///
+    /// The route of the plan's callers: the same body, header and answer as
+    /// `POST /v1/builds`.
+    #[oai(
+        path = "/build-preview",
+        method = "post",
+        tag = "ApiTags::Builds",
+        operation_id = "submitBuildPreview"
+    )]
     async fn build_preview(
         &self,
         state: Data<&Arc<EdgeState>>,
         _auth: ServiceKey,
-        #[oai(name = "Idempotency-Key")] idempotency_key: Header<Option<String>>,
-        body: Json<SubmitBuild>,
-    ) -> Answer<Accepted> {
+        /// Makes retries safe: every submission with this key gets the first one's build.
+        #[oai(name = "Idempotency-Key")]
+        idempotency_key: IdempotencyKey,
+        body: SubmitBody,
+    ) -> Result<Accepted, Refused<SubmitRefusals>> {
         let accepted = submit::submit(&state, body.0, idempotency_key.0).await?;
         Ok(Accepted::Accepted(Json(accepted)))
     }
 
     /// A build's progress.
-    #[oai(path = "/v1/builds/:id", method = "get", tag = "ApiTags::Builds")]
+    ///
+    /// Status, steps, preview URL, error and a freshly signed log URL, from the recorded
+    /// progress (or folded from JetStream when the recorder is behind). `previewUrl`,
+    /// `errorMessage` and `buildLogUrl` are `null` until they are known.
+    #[oai(
+        path = "/v1/builds/:id",
+        method = "get",
+        tag = "ApiTags::Builds",
+        operation_id = "getBuild"
+    )]
     async fn status(
         &self,
         state: Data<&Arc<EdgeState>>,
         _auth: ServiceKey,
-        id: Path<String>,
-    ) -> Answer<Json<BuildProgress>> {
-        Ok(Json(progress(&state, &id.0).await?))
+        /// The build.
+        id: Path<BuildId>,
+    ) -> Result<Progress, Refused<BuildRefusals>> {
+        Ok(Progress::Ok(Json(progress(&state, id.as_str()).await?)))
     }
 
-    /// A page of a build's events, oldest first (`seq` > `after`).
+    /// A page of a build's events.
+    ///
+    /// Oldest first, `seq` greater than `after`; ask again with `after` set to the last
+    /// `seq` while `hasMore` is true. The same events, in the same shapes, as the streams.
     #[oai(
         path = "/v1/builds/:id/events",
         method = "get",
-        tag = "ApiTags::Builds"
+        tag = "ApiTags::Builds",
+        operation_id = "listBuildEvents"
     )]
     async fn events(
         &self,
         state: Data<&Arc<EdgeState>>,
         _auth: ServiceKey,
-        id: Path<String>,
-        /// Return events after this `seq` (default 0: from the start).
-        after: Query<Option<u64>>,
-        /// Page size, 1-1000 (default 100).
-        limit: Query<Option<u32>>,
-    ) -> Answer<Json<EventsPage>> {
-        validate::build_id(&id.0)?;
-        let limit = limit.0.unwrap_or(100) as usize;
+        /// The build.
+        id: Path<BuildId>,
+        /// Return events after this `seq` (0: from the start; at most 2^53 - 1, the
+        /// largest integer JavaScript holds exactly).
+        #[oai(
+            default,
+            validator(minimum(value = "0"), maximum(value = "9007199254740991"))
+        )]
+        after: Query<u64>,
+        /// Page size, 1-1000.
+        #[oai(
+            default = "default_limit",
+            validator(minimum(value = "1"), maximum(value = "1000"))
+        )]
+        limit: Query<u32>,
+    ) -> Result<History, Refused<HistoryRefusals>> {
+        let limit = usize::try_from(limit.0).unwrap_or(MAX_BATCH);
         if !(1..=MAX_BATCH).contains(&limit) {
             return Err(ApiError::invalid("INVALID_LIMIT", "limit must be 1-1000").into());
         }
-        let (events, has_more) = events_page(&state, &id.0, after.0.unwrap_or(0), limit).await?;
-        Ok(Json(EventsPage { events, has_more }))
+        let (events, has_more) = events_page(&state, id.as_str(), after.0, limit).await?;
+        Ok(History::Ok(Json(EventsPage { events, has_more })))
     }
 
     /// Cancel a build.
     ///
-    /// Sets the build's cancel flag (KV `cancel`, honoured by every stage) and records a
-    /// terminal `cancelled` event. A build that already ended answers 409.
+    /// Sets the build's cancel flag (KV `cancel`, honoured by every stage: running npm is
+    /// killed) and records a terminal `cancelled` event. Cancelling a cancelled build
+    /// answers its progress again; a build that completed or failed answers 409.
     #[oai(
         path = "/v1/builds/:id/cancel",
         method = "post",
-        tag = "ApiTags::Builds"
+        tag = "ApiTags::Builds",
+        operation_id = "cancelBuild"
     )]
     async fn cancel(
         &self,
         state: Data<&Arc<EdgeState>>,
         _auth: ServiceKey,
-        id: Path<String>,
-    ) -> Answer<CancelAccepted> {
-        let mut progress = progress(&state, &id.0).await?;
+        /// The build.
+        id: Path<BuildId>,
+    ) -> Result<CancelAccepted, Refused<CancelRefusals>> {
+        let id = id.as_str();
+        let mut progress = progress(&state, id).await?;
         if progress.status.is_terminal() {
             if progress.status == buildwire_schemas::BuildStatus::Cancelled {
                 return Ok(CancelAccepted::Accepted(Json(progress)));
@@ -131,28 +202,28 @@ impl BuildsApi {
             return Err(ApiError::new(
                 poem::http::StatusCode::CONFLICT,
                 "BUILD_FINISHED",
-                format!("build {} already ended ({:?})", id.0, progress.status),
+                format!("build {id} already ended ({:?})", progress.status),
             )
             .into());
         }
         let flag = json!({ "cancelledAt": chrono::Utc::now() }).to_string();
         state
             .cancels
-            .put(&id.0, flag.into())
+            .put(id, flag.into())
             .await
             .map_err(|e| ApiError::unavailable(e.to_string()))?;
         let first = state
             .hub
             .history()
-            .first(&id.0)
+            .first(id)
             .await
             .map_err(ApiError::from)?;
         let request_id = first
             .as_ref()
             .and_then(|(frame, _)| frame.event.as_ref())
-            .map_or_else(|| id.0.clone(), |e| e.request_id.clone());
+            .map_or_else(|| id.to_string(), |e| e.request_id.clone());
         let mut event = Event::new(
-            &id.0,
+            id,
             request_id,
             EventBody::Cancelled(Cancelled {
                 message: "Build cancelled".into(),
@@ -161,45 +232,54 @@ impl BuildsApi {
         );
         let published = state
             .publisher
-            .event(&event, &format!("{}:edge:cancelled", id.0))
+            .event(&event, &format!("{id}:edge:cancelled"))
             .await
             .map_err(ApiError::from)?;
         event.seq = published.seq;
         progress.apply(&event);
-        tracing::info!(build_id = %id.0, "build cancelled");
+        tracing::info!(build_id = %id, "build cancelled");
         Ok(CancelAccepted::Accepted(Json(progress)))
     }
 
-    /// A fresh build token (same build and user, new expiry, current signing key).
+    /// A fresh build token.
+    ///
+    /// Same build and user, a new expiry, signed with the keyring's current key: for a
+    /// browser whose token is about to expire, or after a key rotation.
     #[oai(
         path = "/v1/builds/:id/token",
         method = "post",
-        tag = "ApiTags::Builds"
+        tag = "ApiTags::Builds",
+        operation_id = "createBuildToken"
     )]
     async fn token(
         &self,
         state: Data<&Arc<EdgeState>>,
         _auth: ServiceKey,
-        id: Path<String>,
-    ) -> Answer<Json<BuildToken>> {
-        validate::build_id(&id.0)?;
+        /// The build.
+        id: Path<BuildId>,
+    ) -> Result<FreshToken, Refused<BuildRefusals>> {
+        let id = id.as_str();
         let (_, headers) = state
             .hub
             .history()
-            .first(&id.0)
+            .first(id)
             .await
             .map_err(ApiError::from)?
-            .ok_or_else(|| ApiError::unknown_build(&id.0))?;
+            .ok_or_else(|| ApiError::unknown_build(id))?;
         let user = headers
             .get(USER_HEADER)
             .map(|v| v.as_str().to_string())
             .unwrap_or_default();
-        let (build_token, token_expires_at) = state.keyring.issue(&id.0, &user);
-        Ok(Json(BuildToken {
+        let (build_token, token_expires_at) = state.keyring.issue(id, &user);
+        Ok(FreshToken::Ok(Json(BuildToken {
             build_token,
             token_expires_at,
-        }))
+        })))
     }
+}
+
+fn default_limit() -> u32 {
+    100
 }
 
 /// A page of history: the database's recorded events, topped up from JetStream when the

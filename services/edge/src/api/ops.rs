@@ -1,15 +1,90 @@
-//! Operators' routes: liveness, readiness and Prometheus metrics.
+//! Operators' routes: liveness, readiness and Prometheus metrics; and [`Text`], the plain
+//! text payload whose schema carries an example.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use poem::web::Data;
-use poem_openapi::payload::PlainText;
+use poem::{IntoResponse, Response};
+use poem_openapi::payload::Payload;
+use poem_openapi::registry::{MetaSchema, MetaSchemaRef};
 use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
+use super::refusals::ReadyRefusals;
 use crate::history::STREAM;
-use crate::problem::{ApiError, ProblemResponse};
+use crate::problem::{ApiError, Refused};
 use crate::state::EdgeState;
+
+/// What a [`Text`] payload looks like, for its schema.
+pub trait TextExample: Send {
+    /// An example body.
+    const EXAMPLE: &'static str;
+}
+
+/// A text body (`content_type` set on the response) whose schema shows `E`'s example.
+pub struct Text<E>(pub String, PhantomData<fn() -> E>);
+
+impl<E> Text<E> {
+    /// `text` as the body.
+    pub fn new(text: impl Into<String>) -> Self {
+        Text(text.into(), PhantomData)
+    }
+}
+
+impl<E: TextExample> Payload for Text<E> {
+    const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+
+    fn schema_ref() -> MetaSchemaRef {
+        MetaSchemaRef::Inline(Box::new(MetaSchema {
+            example: Some(E::EXAMPLE.into()),
+            ..MetaSchema::new("string")
+        }))
+    }
+}
+
+impl<E: Send> IntoResponse for Text<E> {
+    fn into_response(self) -> Response {
+        self.0.into_response()
+    }
+}
+
+/// `/healthz`'s body.
+pub struct AliveText;
+impl TextExample for AliveText {
+    const EXAMPLE: &'static str = "ok";
+}
+
+/// `/readyz`'s body.
+pub struct ReadyText;
+impl TextExample for ReadyText {
+    const EXAMPLE: &'static str = "ready";
+}
+
+/// `/metrics`' body.
+pub struct Exposition;
+impl TextExample for Exposition {
+    const EXAMPLE: &'static str = "# HELP buildwire_edge_builds_submitted_total Builds accepted.\n\
+        # TYPE buildwire_edge_builds_submitted_total counter\n\
+        buildwire_edge_builds_submitted_total 3\n\
+        # EOF\n";
+}
+
+/// `/healthz` answer.
+#[derive(ApiResponse)]
+pub enum Alive {
+    /// The process answers.
+    #[oai(status = 200, content_type = "text/plain; charset=utf-8")]
+    Ok(Text<AliveText>),
+}
+
+/// `/readyz` answer.
+#[derive(ApiResponse)]
+pub enum Readiness {
+    /// NATS is connected and the streams exist.
+    #[oai(status = 200, content_type = "text/plain; charset=utf-8")]
+    Ok(Text<ReadyText>),
+}
 
 /// `/metrics` answer.
 #[derive(ApiResponse)]
@@ -19,7 +94,7 @@ pub enum MetricsText {
         status = 200,
         content_type = "text/plain; version=0.0.4; charset=utf-8"
     )]
-    Ok(PlainText<String>),
+    Ok(Text<Exposition>),
 }
 
 /// Health and metrics.
@@ -27,18 +102,33 @@ pub struct OpsApi;
 
 #[OpenApi]
 impl OpsApi {
-    /// Liveness: the process answers.
-    #[oai(path = "/healthz", method = "get", tag = "ApiTags::Operations")]
-    async fn healthz(&self) -> PlainText<&'static str> {
-        PlainText("ok")
+    /// Liveness.
+    ///
+    /// Answers `ok` while the process serves HTTP, whatever NATS does.
+    #[oai(
+        path = "/healthz",
+        method = "get",
+        tag = "ApiTags::Operations",
+        operation_id = "getHealth"
+    )]
+    async fn healthz(&self) -> Alive {
+        Alive::Ok(Text::new("ok"))
     }
 
-    /// Readiness: NATS is connected and the `EVENTS` and `CMDS` streams exist.
-    #[oai(path = "/readyz", method = "get", tag = "ApiTags::Operations")]
+    /// Readiness.
+    ///
+    /// `ready` when NATS is connected and the `EVENTS` and `CMDS` streams exist; 503
+    /// otherwise, so a load balancer stops sending traffic here.
+    #[oai(
+        path = "/readyz",
+        method = "get",
+        tag = "ApiTags::Operations",
+        operation_id = "getReadiness"
+    )]
     async fn readyz(
         &self,
         state: Data<&Arc<EdgeState>>,
-    ) -> Result<PlainText<String>, ProblemResponse> {
+    ) -> Result<Readiness, Refused<ReadyRefusals>> {
         let connected =
             state.nats.client.connection_state() == async_nats::connection::State::Connected;
         if !connected {
@@ -56,12 +146,20 @@ impl OpsApi {
                 );
             }
         }
-        Ok(PlainText("ready".into()))
+        Ok(Readiness::Ok(Text::new("ready")))
     }
 
-    /// Prometheus metrics of this edge node.
-    #[oai(path = "/metrics", method = "get", tag = "ApiTags::Operations")]
+    /// Prometheus metrics.
+    ///
+    /// This edge node's metrics (`buildwire_edge_` prefix; `buildwire up` adds every
+    /// stage's): connections by transport, delivery latency, refusals, submissions.
+    #[oai(
+        path = "/metrics",
+        method = "get",
+        tag = "ApiTags::Operations",
+        operation_id = "getMetrics"
+    )]
     async fn metrics(&self, state: Data<&Arc<EdgeState>>) -> MetricsText {
-        MetricsText::Ok(PlainText(state.metrics.render()))
+        MetricsText::Ok(Text::new(state.metrics.render()))
     }
 }

@@ -1,14 +1,59 @@
-//! Checks on what the main app sends, each failing with a 422 naming the field.
+//! Checks on what the main app sends, each failing with a 422 naming the field: the
+//! rules the spec states for `SubmitBuild` (`buildwire_schemas::api`'s patterns).
 
 use buildwire_schemas::api::SubmitBuild;
 use buildwire_schemas::subjects::check_build_id;
+use serde_json::Value;
 
 use crate::problem::ApiError;
 
-/// Longest prompt accepted, in characters.
-pub const MAX_PROMPT_CHARS: usize = 8_000;
-/// Longest id (user, project, request, idempotency key).
-pub const MAX_ID_CHARS: usize = 128;
+pub use buildwire_schemas::api::{MAX_ID_CHARS, MAX_PROMPT_CHARS};
+
+/// A submission's fields: JSON name, the code a refusal carries, required.
+const SUBMISSION_FIELDS: [(&str, &str, bool); 5] = [
+    ("prompt", "INVALID_PROMPT", true),
+    ("userId", "INVALID_USER_ID", true),
+    ("projectId", "INVALID_PROJECT_ID", false),
+    ("parentBuildId", "INVALID_PARENT_BUILD_ID", false),
+    ("requestId", "INVALID_REQUEST_ID", false),
+];
+
+fn json_type(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A submission's JSON types, before it is read: an object whose fields are strings
+/// (optional ones may be absent or `null`). serde alone would name no field, and
+/// poem-openapi would read `false` or `5` as a string.
+pub fn submission_json(body: &Value) -> Result<(), ApiError> {
+    let Some(fields) = body.as_object() else {
+        return Err(ApiError::invalid(
+            "INVALID_BODY",
+            format!("the body must be a JSON object, not {}", json_type(body)),
+        ));
+    };
+    for (name, code, required) in SUBMISSION_FIELDS {
+        match fields.get(name) {
+            Some(Value::String(_)) => {}
+            None | Some(Value::Null) if !required => {}
+            None => return Err(ApiError::invalid(code, format!("{name} is required"))),
+            Some(other) => {
+                return Err(ApiError::invalid(
+                    code,
+                    format!("{name} must be a string, not {}", json_type(other)),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
 
 fn id_like(value: &str) -> bool {
     (1..=MAX_ID_CHARS).contains(&value.len())
@@ -19,8 +64,8 @@ fn id_like(value: &str) -> bool {
 
 /// A submission's fields, checked.
 pub fn submission(body: &SubmitBuild) -> Result<(), ApiError> {
-    let prompt = body.prompt.trim();
-    if prompt.is_empty() {
+    let prompt = body.prompt.as_str();
+    if prompt.trim().is_empty() {
         return Err(ApiError::invalid("INVALID_PROMPT", "prompt is empty"));
     }
     if prompt.chars().count() > MAX_PROMPT_CHARS {
@@ -113,5 +158,40 @@ mod tests {
         assert!(idempotency_key("abc-123").is_ok());
         assert!(idempotency_key("").is_err());
         assert!(idempotency_key("has space").is_err());
+        assert!(idempotency_key("clé").is_err());
+    }
+
+    #[test]
+    fn wrong_json_types_name_the_field() {
+        let code = |v: Value| {
+            submission_json(&v)
+                .err()
+                .map(|e| (e.status.as_u16(), e.code))
+        };
+        assert_eq!(
+            code(serde_json::json!({ "prompt": "p", "userId": "u" })),
+            None
+        );
+        assert_eq!(
+            code(serde_json::json!({ "prompt": "p", "userId": "u", "projectId": null })),
+            None
+        );
+        assert_eq!(
+            code(serde_json::json!({ "prompt": "p", "userId": false })),
+            Some((422, "INVALID_USER_ID"))
+        );
+        assert_eq!(
+            code(serde_json::json!({ "prompt": 5, "userId": "u" })),
+            Some((422, "INVALID_PROMPT"))
+        );
+        assert_eq!(
+            code(serde_json::json!({ "prompt": "p" })),
+            Some((422, "INVALID_USER_ID"))
+        );
+        assert_eq!(
+            code(serde_json::json!({ "prompt": "p", "userId": "u", "requestId": ["x"] })),
+            Some((422, "INVALID_REQUEST_ID"))
+        );
+        assert_eq!(code(serde_json::json!([1])), Some((422, "INVALID_BODY")));
     }
 }
