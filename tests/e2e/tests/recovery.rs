@@ -6,142 +6,136 @@
 use std::time::{Duration, Instant};
 
 use buildwire_runtime::nats::{Definitions, Nats};
-use buildwire_schemas::{Event, EventBody};
+use buildwire_schemas::EventBody;
 use buildwire_testkit::{NatsFixture, connect, eventually, stored_events};
 use nix::sys::signal::Signal;
 use serde_json::json;
 
 use crate::support::{Worker, build_id, log_lines, submit};
 
-/// The shipped definitions applied to `fixture`, and written where workers read them.
-async fn shipped(fixture: &NatsFixture) -> (Nats, std::path::PathBuf) {
-    let nats = connect(&fixture.url()).await;
-    let defs = Definitions::embedded().expect("definitions parse");
-    defs.apply(&nats, None).await.expect("definitions apply");
-    let dir = fixture.scratch("defs");
-    defs.write_to_dir(&dir).expect("definitions written");
-    (nats, dir)
+/// A NATS server with the shipped definitions applied (and written where workers read
+/// them), and the probe log workers append to.
+struct Scene {
+    fixture: NatsFixture,
+    nats: Nats,
+    defs: std::path::PathBuf,
+    log: std::path::PathBuf,
 }
 
-fn steps(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match &e.body {
-            EventBody::Status(s) => Some(s.message.clone()),
-            _ => None,
+impl Scene {
+    async fn new() -> Scene {
+        let fixture = NatsFixture::start();
+        let nats = connect(&fixture.url()).await;
+        let defs = Definitions::embedded().expect("definitions parse");
+        defs.apply(&nats, None).await.expect("definitions apply");
+        let dir = fixture.scratch("defs");
+        defs.write_to_dir(&dir).expect("definitions written");
+        let log = fixture.scratch("log").join("probe.log");
+        Scene {
+            fixture,
+            nats,
+            defs: dir,
+            log,
+        }
+    }
+
+    /// A probe worker taking `delay_ms` per step, with `env` added.
+    async fn worker(&self, delay_ms: &str, env: &[(&str, &str)]) -> Worker {
+        let log = self.log.to_string_lossy().into_owned();
+        let mut all = vec![
+            ("PROBE_STEP_DELAY_MS", delay_ms),
+            ("PROBE_LOG", log.as_str()),
+        ];
+        all.extend_from_slice(env);
+        Worker::start(&self.fixture.url(), &self.defs, &all).await
+    }
+
+    /// Submits a `steps`-step build and waits until `stored` of its events are stored.
+    async fn build_under_way(&self, steps: u32, stored: usize) -> String {
+        let id = build_id();
+        submit(&self.nats, &id, json!({ "steps": steps })).await;
+        eventually(Duration::from_secs(20), "work under way", || async {
+            (stored_events(&self.nats, &id).await.len() >= stored).then_some(())
         })
-        .collect()
-}
+        .await;
+        id
+    }
 
-fn expected(n: u32) -> Vec<String> {
-    (1..=n).map(|i| format!("probe step {i}/{n}")).collect()
-}
+    /// Waits until a worker logged the command's completion.
+    async fn completed(&self, limit: Duration) {
+        eventually(limit, "the command completed", || async {
+            log_lines(&self.log)
+                .iter()
+                .any(|l| l.starts_with("completed"))
+                .then_some(())
+        })
+        .await;
+    }
 
-async fn completed(log: &std::path::Path, limit: Duration) {
-    eventually(limit, "the command completed", || async {
-        log_lines(log)
+    /// The build's status messages, which must be exactly `probe step 1/n` .. `n/n`.
+    async fn assert_every_step_once(&self, id: &str, n: u32) {
+        let steps: Vec<String> = stored_events(&self.nats, id)
+            .await
             .iter()
-            .any(|l| l.starts_with("completed"))
-            .then_some(())
-    })
-    .await;
+            .filter_map(|e| match &e.body {
+                EventBody::Status(s) => Some(s.message.clone()),
+                _ => None,
+            })
+            .collect();
+        let expected: Vec<String> = (1..=n).map(|i| format!("probe step {i}/{n}")).collect();
+        assert_eq!(steps, expected, "every step once, in order");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_worker_s_command_resumes_on_a_live_worker_within_five_seconds() {
-    let fixture = NatsFixture::start();
-    let (nats, defs) = shipped(&fixture).await;
-    let log = fixture.scratch("log").join("probe.log");
-    let log_env = log.to_string_lossy().into_owned();
-    let first = Worker::start(
-        &fixture.url(),
-        &defs,
-        &[("PROBE_STEP_DELAY_MS", "1500"), ("PROBE_LOG", &log_env)],
-    )
-    .await;
-    let id = build_id();
-    submit(&nats, &id, json!({"steps": 4})).await;
-    eventually(Duration::from_secs(20), "the first step", || async {
-        (!stored_events(&nats, &id).await.is_empty()).then_some(())
-    })
-    .await;
-    let _live = Worker::start(
-        &fixture.url(),
-        &defs,
-        &[("PROBE_STEP_DELAY_MS", "0"), ("PROBE_LOG", &log_env)],
-    )
-    .await;
+    let scene = Scene::new().await;
+    let first = scene.worker("1500", &[]).await;
+    let id = scene.build_under_way(4, 1).await;
+    let _live = scene.worker("0", &[]).await;
     eventually(Duration::from_secs(20), "two steps", || async {
-        (stored_events(&nats, &id).await.len() >= 2).then_some(())
+        (stored_events(&scene.nats, &id).await.len() >= 2).then_some(())
     })
     .await;
     first.signal(Signal::SIGKILL);
     let killed = Instant::now();
-    completed(&log, Duration::from_secs(30)).await;
+    scene.completed(Duration::from_secs(30)).await;
     let resumed = killed.elapsed();
     eprintln!("a killed worker's command completed on the live worker {resumed:?} after the kill");
     assert!(
         resumed < Duration::from_secs(6),
         "resumed within the 4 s ack wait (plus pull and steps), took {resumed:?}"
     );
-    assert_eq!(steps(&stored_events(&nats, &id).await), expected(4));
+    scene.assert_every_step_once(&id, 4).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_finishes_within_five_seconds_of_nats_coming_back() {
-    let mut fixture = NatsFixture::start();
-    let (nats, defs) = shipped(&fixture).await;
-    let log = fixture.scratch("log").join("probe.log");
-    let log_env = log.to_string_lossy().into_owned();
-    let _worker = Worker::start(
-        &fixture.url(),
-        &defs,
-        &[("PROBE_STEP_DELAY_MS", "700"), ("PROBE_LOG", &log_env)],
-    )
-    .await;
-    let id = build_id();
-    submit(&nats, &id, json!({"steps": 6})).await;
-    eventually(Duration::from_secs(20), "two steps", || async {
-        (stored_events(&nats, &id).await.len() >= 2).then_some(())
-    })
-    .await;
-    fixture.server.kill();
+    let mut scene = Scene::new().await;
+    let _worker = scene.worker("700", &[]).await;
+    let id = scene.build_under_way(6, 2).await;
+    scene.fixture.server.kill();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    fixture.server.restart().expect("NATS comes back");
+    scene.fixture.server.restart().expect("NATS comes back");
     let back = Instant::now();
-    completed(&log, Duration::from_secs(40)).await;
+    scene.completed(Duration::from_secs(40)).await;
     let finished = back.elapsed();
     eprintln!("the build finished {finished:?} after NATS came back");
     assert!(
         finished < Duration::from_secs(7),
         "finished soon after NATS returned (target 5 s), took {finished:?}"
     );
-    assert_eq!(steps(&stored_events(&nats, &id).await), expected(6));
+    scene.assert_every_step_once(&id, 6).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_while_nats_is_down_exits_within_the_drain_timeout_and_loses_nothing() {
-    let mut fixture = NatsFixture::start();
-    let (nats, defs) = shipped(&fixture).await;
-    let log = fixture.scratch("log").join("probe.log");
-    let log_env = log.to_string_lossy().into_owned();
-    let mut worker = Worker::start(
-        &fixture.url(),
-        &defs,
-        &[
-            ("PROBE_STEP_DELAY_MS", "1000"),
-            ("PROBE_LOG", &log_env),
-            ("BUILDWIRE_DRAIN_TIMEOUT_MS", "4000"),
-        ],
-    )
-    .await;
-    let id = build_id();
-    submit(&nats, &id, json!({"steps": 8})).await;
-    eventually(Duration::from_secs(20), "work under way", || async {
-        (!stored_events(&nats, &id).await.is_empty()).then_some(())
-    })
-    .await;
-    fixture.server.kill();
+    let mut scene = Scene::new().await;
+    let mut worker = scene
+        .worker("1000", &[("BUILDWIRE_DRAIN_TIMEOUT_MS", "4000")])
+        .await;
+    let id = scene.build_under_way(8, 1).await;
+    scene.fixture.server.kill();
     worker.signal(Signal::SIGTERM);
     let signalled = Instant::now();
     let status = tokio::time::timeout(Duration::from_secs(30), worker.child.wait())
@@ -156,15 +150,10 @@ async fn sigterm_while_nats_is_down_exits_within_the_drain_timeout_and_loses_not
         "exited within the drain timeout, took {took:?}"
     );
     // The command was not lost: NATS back, another worker finishes it.
-    fixture.server.restart().expect("NATS comes back");
-    let _next = Worker::start(
-        &fixture.url(),
-        &defs,
-        &[("PROBE_STEP_DELAY_MS", "0"), ("PROBE_LOG", &log_env)],
-    )
-    .await;
-    completed(&log, Duration::from_secs(30)).await;
-    assert_eq!(steps(&stored_events(&nats, &id).await), expected(8));
+    scene.fixture.server.restart().expect("NATS comes back");
+    let _next = scene.worker("0", &[]).await;
+    scene.completed(Duration::from_secs(30)).await;
+    scene.assert_every_step_once(&id, 8).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
