@@ -104,9 +104,10 @@ enum Command {
         #[arg(long, value_enum, value_delimiter = ',')]
         targets: Vec<Target>,
     },
-    /// Prompt-to-first-event and stage hops through `buildwire up` (real npm).
+    /// Prompt to a working preview through `buildwire up` (real npm): cold, warm and
+    /// follow-up builds against the no-cache baseline, then 8 builds at once.
     Pipeline {
-        /// Prompts, one after another (default 3; quick 1).
+        /// Prompts per phase and mode (default 5; quick 1).
         #[arg(long)]
         builds: Option<usize>,
     },
@@ -245,7 +246,7 @@ async fn dispatch(cli: Cli, pinning: Pinning, nofile: u64) -> Result<bool> {
                 targets(given, ALL),
             ));
         }
-        Command::Pipeline { builds } => pipeline = Some(pick(builds, quick, 1, 3)),
+        Command::Pipeline { builds } => pipeline = Some(pick(builds, quick, 1, 5)),
         Command::All => {
             let sizes: &[(usize, usize)] = if quick {
                 &[(200, 20)]
@@ -273,7 +274,7 @@ async fn dispatch(cli: Cli, pinning: Pinning, nofile: u64) -> Result<bool> {
             });
             let (viewers, builds) = if quick { (1_000, 100) } else { (50_000, 1_000) };
             memory = Some(memory_shape(viewers, builds, cap, ALL.to_vec()));
-            pipeline = Some(if quick { 1 } else { 3 });
+            pipeline = Some(if quick { 1 } else { 5 });
         }
         Command::Bare { .. } => unreachable!("handled before the runtime starts"),
     }
@@ -325,7 +326,9 @@ async fn run_scenarios(
     };
     if let Some(builds) = pipeline {
         let results = scenarios::pipeline::run(settings, builds).await?;
-        settings.print(&scenarios::pipeline::table(&results));
+        for report in scenarios::pipeline::tables(&results) {
+            settings.print(&report);
+        }
     }
     // The headline fanout is the largest (the 10,000 viewers over 1,000 builds).
     let headline = fanouts

@@ -176,8 +176,9 @@ impl Server {
     }
 
     /// Starts the whole stack, `buildwire up` (edge and every stage in one process, not
-    /// pinned), on NATS at `nats_url` with a temp data dir.
-    pub async fn up(tools: &Tools, nats_url: &str) -> Result<Server> {
+    /// pinned), on NATS at `nats_url` with a temp data dir; `extra` adds environment
+    /// variables (build settings, the harness's token keyring).
+    pub async fn up(tools: &Tools, nats_url: &str, extra: &[(&str, &str)]) -> Result<Server> {
         let dir = tempfile::tempdir()?;
         let mut command = Command::new(&tools.buildwire);
         command
@@ -190,6 +191,9 @@ impl Server {
             .env("BUILDWIRE_SERVICE_KEYS", SERVICE_KEY)
             .env("BUILDWIRE_LOG_FORMAT", "json")
             .env("RUST_LOG", "warn");
+        for (name, value) in extra {
+            command.env(name, value);
+        }
         Server::launch(command, dir, "buildwire up").await
     }
 

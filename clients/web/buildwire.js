@@ -57,6 +57,17 @@ function tokenExpiry(token) {
   }
 }
 
+/** The typed disconnect the edge puts in a close frame's reason (`{ code, reason,
+ * resumeAfter }`, schemas/json/disconnect.schema.json), or null for any other close. */
+function disconnectOf(close) {
+  try {
+    const disconnect = JSON.parse(close?.reason || "null");
+    return disconnect && typeof disconnect === "object" ? disconnect : null;
+  } catch {
+    return null;
+  }
+}
+
 /** `ms` with 50-100 % jitter, so many clients do not come back at the same moment. */
 const jittered = (ms) => ms * (0.5 + Math.random() / 2);
 
@@ -317,7 +328,7 @@ export function watchBuild({
       const wasOpen = opened;
       drop();
       if (!wasOpen) handshakeFailed(true);
-      else if (close?.code === 1000 && close.reason === "build finished") finish("done");
+      else if (disconnectOf(close)?.reason === "build_finished") finish("done");
       else scheduleReconnect();
     };
     socket.onopen = () => {

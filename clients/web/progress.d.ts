@@ -7,7 +7,9 @@ export type Stage = "plan" | "execute" | "build" | "deploy";
 export declare const STAGES: readonly Stage[];
 export declare const TERMINAL_STATUSES: readonly BuildStatus[];
 
-/** One line of the progress view: a status message or a plan task. */
+/** One line of the progress view: a status message or a task (plan tasks and auto-fix
+ * attempts). A status code seen again after its line ended (`BUILD` after a `FIX`) gets a
+ * new line keyed `status:<CODE>#<n>`. */
 export interface ProgressLine {
   key: string;
   kind: "status" | "task";
@@ -16,6 +18,8 @@ export interface ProgressLine {
   state: "active" | "done" | "failed" | "cancelled";
   startedAt: string | null;
   endedAt: string | null;
+  /** While a task runs: the file the model is writing ("Creating src/App.tsx... 120 lines"). */
+  detail: string | null;
 }
 
 /** One line of a stage's log. */
@@ -26,7 +30,7 @@ export interface LogLine {
 }
 
 export interface Progress
-  extends Pick<ServerProgress, "buildId" | "status" | "steps" | "completedSteps" | "lastSeq"> {
+  extends Pick<ServerProgress, "buildId" | "status" | "steps" | "completedSteps" | "lastSeq" | "usage"> {
   previewUrl: string | null;
   errorMessage: string | null;
   buildLogUrl: string | null;
@@ -47,3 +51,5 @@ export function createProgress(buildId: string): Progress;
 export function applyEvent(progress: Progress, event: Event): Progress;
 export function foldEvents(buildId: string, events: Event[]): Progress;
 export function lineDuration(line: ProgressLine, now?: number): number | null;
+/** "Creating src/components/TodoList.tsx... 120 lines". */
+export function fileDetail(path: string, lines: number): string;

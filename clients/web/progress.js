@@ -1,7 +1,9 @@
 // buildwire progress fold: turns a build's events, oldest first, into what a progress view
 // draws. The status fields mirror the server's fold (schemas/src/progress.rs, the
-// `BuildProgress` of `GET /v1/builds/{id}`); `lines` and `logs` are the view's own: a line
-// per step (status messages and plan tasks) with its state and timing, and a log per stage.
+// `BuildProgress` of `GET /v1/builds/{id}`, `usage` included); `lines` and `logs` are the
+// view's own: a line per step (status messages and plan tasks, auto-fix attempts too) with
+// its state and timing, the file a task is writing (`detail`: "Creating src/App.tsx... 120
+// lines", from `file_progress`), and a log per stage.
 //
 //   import { createProgress, applyEvent } from "/client/progress.js";
 //   let progress = createProgress(buildId);
@@ -34,7 +36,14 @@ const STAGE_OF_CODE = {
   BUILD: "build",
   OPTIMIZE: "build",
   DEPLOY: "deploy",
+  FIX: "build",
 };
+
+// Statuses a task event may set: tasks also run while building (auto-fix attempts), and
+// never move the build back.
+const BEFORE_BUILDING = ["queued", "planning", "executing"];
+
+const USAGE_FIELDS = ["inputTokens", "outputTokens", "cacheCreationInputTokens", "cacheReadInputTokens", "calls"];
 
 /** The progress of a build no event has touched yet. */
 export function createProgress(buildId) {
@@ -48,6 +57,7 @@ export function createProgress(buildId) {
     buildLogUrl: null,
     lastSeq: 0,
     updatedAt: null,
+    usage: null,
     percent: 0,
     message: null,
     stage: null,
@@ -57,13 +67,17 @@ export function createProgress(buildId) {
   };
 }
 
-function stageOf(event) {
+function stageOf(event, previous) {
   const type = event.type;
   if (type === "status") {
     return STAGE_OF_STATUS[event.buildStatus] ?? STAGE_OF_CODE[event.code] ?? null;
   }
   if (type === "plan_generated" || type === "plan_failed") return "plan";
-  if (type.startsWith("task_") || type === "execute_failed") return "execute";
+  if (type.startsWith("task_") || type === "file_progress") {
+    return previous.status === "building" ? "build" : "execute";
+  }
+  if (type === "usage") return event.stage ?? null;
+  if (type === "execute_failed") return "execute";
   if (type.startsWith("build_")) return "build";
   if (type.startsWith("deploy_")) return "deploy";
   return null;
@@ -92,7 +106,7 @@ export function applyEvent(previous, event) {
   if (typeof event.seq === "number" && event.seq > 0) p.lastSeq = event.seq;
   const at = event.timestamp ?? null;
   p.updatedAt = at;
-  const stage = stageOf(event);
+  const stage = stageOf(event, previous);
   if (stage) p.stage = stage;
   const log = (text, level = "info") => {
     const where = stage ?? p.stage ?? "plan";
@@ -118,7 +132,7 @@ export function applyEvent(previous, event) {
     case "task_started":
       addStep(event.taskId);
       taskLine(p, event, "active", at);
-      status = "executing";
+      if (BEFORE_BUILDING.includes(p.status)) status = "executing";
       break;
     case "task_completed": {
       addStep(event.taskId);
@@ -126,7 +140,20 @@ export function applyEvent(previous, event) {
       taskLine(p, event, "done", at);
       const files = [...(event.details?.filesCreated ?? []), ...(event.details?.filesModified ?? [])];
       log(`${event.taskName}: ${files.length ? files.join(", ") : "done"}`);
-      status = "executing";
+      if (BEFORE_BUILDING.includes(p.status)) status = "executing";
+      break;
+    }
+    case "file_progress": {
+      const line = p.lines.find((l) => l.key === `task:${event.taskId}`);
+      if (line && line.state === "active") line.detail = fileDetail(event.path, event.lines);
+      break;
+    }
+    case "usage": {
+      const total = { provider: "", model: "", ...(p.usage ?? {}) };
+      if (!total.provider) total.provider = event.provider ?? "";
+      if (!total.model) total.model = event.model ?? "";
+      for (const field of USAGE_FIELDS) total[field] = (total[field] ?? 0) + (event[field] ?? 0);
+      p.usage = total;
       break;
     }
     case "task_failed":
@@ -198,6 +225,7 @@ export function applyEvent(previous, event) {
         previewUrl: event.progress.previewUrl ?? null,
         errorMessage: event.progress.errorMessage ?? null,
         buildLogUrl: event.progress.buildLogUrl ?? null,
+        usage: event.progress.usage ?? null,
         lastSeq: Math.max(p.lastSeq, event.progress.lastSeq),
       });
       break;
@@ -213,27 +241,45 @@ export function foldEvents(buildId, events) {
   return events.reduce(applyEvent, createProgress(buildId));
 }
 
-// A status message starts a new step: the steps still running end where it starts.
+/** "Creating src/components/TodoList.tsx... 120 lines": a file the model is writing. */
+export function fileDetail(path, lines) {
+  return `Creating ${path}... ${lines} ${lines === 1 ? "line" : "lines"}`;
+}
+
+// A status message starts a new step: the steps still running end where it starts (a
+// `FIX` means the build before it failed). A code seen before starts a new line once its
+// last line ended (the build again after an auto-fix); while it runs, it is the same step.
 function startLine(p, key, label, stage, at) {
-  if (p.lines.some((line) => line.key === key)) return;
+  const same = p.lines.filter((line) => line.key === key || line.key.startsWith(`${key}#`));
+  const last = same[same.length - 1];
+  if (last?.state === "active") {
+    last.label = label; // "Waiting for a build slot (1 ahead)"
+    return;
+  }
+  if (same.length) key = `${key}#${same.length + 1}`;
+  const ended = key.startsWith("status:FIX") ? "failed" : "done";
   for (const line of p.lines) {
     if (line.state === "active" && line.kind === "status") {
-      line.state = "done";
+      line.state = ended;
       line.endedAt = at;
     }
   }
-  p.lines.push({ key, kind: "status", stage, label, state: "active", startedAt: at, endedAt: null });
+  p.lines.push({ key, kind: "status", stage, label, state: "active", startedAt: at, endedAt: null, detail: null });
 }
 
 function taskLine(p, event, state, at) {
   const key = `task:${event.taskId}`;
   let line = p.lines.find((l) => l.key === key);
   if (!line) {
-    line = { key, kind: "task", stage: "execute", label: event.taskName, state, startedAt: at, endedAt: null };
+    const stage = p.stage === "build" ? "build" : "execute";
+    line = { key, kind: "task", stage, label: event.taskName, state, startedAt: at, endedAt: null, detail: null };
     p.lines.push(line);
   }
   line.state = state;
-  if (state !== "active") line.endedAt = at;
+  if (state !== "active") {
+    line.endedAt = at;
+    line.detail = null;
+  }
 }
 
 function endLines(p, state, at) {

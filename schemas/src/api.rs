@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::events::{BuildStatus, Event};
+use crate::events::{BuildStatus, Event, TokenUsage};
 
 /// A build id: a ULID in canonical form (what `subjects::check_build_id` accepts).
 pub const BUILD_ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
@@ -89,6 +89,10 @@ pub struct BuildProgress {
     pub last_seq: u64,
     /// When the progress last changed.
     pub updated_at: DateTime<Utc>,
+    /// LLM tokens the build used so far: the sum of its `usage` events (null until one;
+    /// the offline provider reports none).
+    #[serde(default)]
+    pub usage: Option<TokenUsage>,
 }
 
 /// `GET /v1/builds/{id}/events`: a page of history, oldest first.
@@ -124,10 +128,135 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong in this case.
     pub detail: String,
-    /// Machine-readable code (`RATE_LIMITED`, `CIRCUIT_OPEN`, ...).
-    pub code: String,
+    /// Machine-readable code, what a client branches on (`RATE_LIMITED`, `CIRCUIT_OPEN`,
+    /// ...): one of a fixed list.
+    pub code: ProblemCode,
     /// Whether the same request may succeed later.
     pub retryable: bool,
+}
+
+/// Declares [`ProblemCode`] with the text each variant has on the wire, so the enum, its
+/// JSON Schema and [`ProblemCode::as_str`] cannot disagree.
+macro_rules! problem_codes {
+    ($($(#[$doc:meta])* $variant:ident = $text:literal,)*) => {
+        /// Every `code` a problem+json answer can carry: one enum, so the spec and the
+        /// TypeScript types list them and a client can match them exhaustively.
+        #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum ProblemCode {
+            $($(#[$doc])* #[serde(rename = $text)] $variant,)*
+        }
+
+        impl ProblemCode {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [ProblemCode] = &[$(ProblemCode::$variant,)*];
+
+            /// The code as it is written on the wire (`BUILD_NOT_FOUND`).
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ProblemCode::$variant => $text,)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    /// The request is malformed in a way no more specific code names.
+    BadRequest = "BAD_REQUEST",
+    /// The body could not be read.
+    BadBody = "BAD_BODY",
+    /// The body is not JSON.
+    InvalidJson = "INVALID_JSON",
+    /// The body is not a JSON object.
+    InvalidBody = "INVALID_BODY",
+    /// Well-formed input that breaks a rule no more specific code names.
+    InvalidInput = "INVALID_INPUT",
+    /// `prompt` is missing, empty, too long or has control characters.
+    InvalidPrompt = "INVALID_PROMPT",
+    /// `userId` is missing or not an id.
+    InvalidUserId = "INVALID_USER_ID",
+    /// `projectId` is not an id.
+    InvalidProjectId = "INVALID_PROJECT_ID",
+    /// `parentBuildId` is not a build id.
+    InvalidParentBuildId = "INVALID_PARENT_BUILD_ID",
+    /// `requestId` is not an id.
+    InvalidRequestId = "INVALID_REQUEST_ID",
+    /// The `Idempotency-Key` header is not 1-255 visible ASCII characters, or is repeated.
+    InvalidIdempotencyKey = "INVALID_IDEMPOTENCY_KEY",
+    /// The `Idempotency-Key` was used with another body.
+    IdempotencyKeyReused = "IDEMPOTENCY_KEY_REUSED",
+    /// The build id is not a ULID.
+    InvalidBuildId = "INVALID_BUILD_ID",
+    /// `after` or `Last-Event-ID` is not an event `seq`.
+    InvalidCursor = "INVALID_CURSOR",
+    /// `limit` is not 1-1000.
+    InvalidLimit = "INVALID_LIMIT",
+    /// The body is over 64 KiB.
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE",
+    /// A body without its length.
+    LengthRequired = "LENGTH_REQUIRED",
+    /// The body is not `application/json`.
+    UnsupportedMediaType = "UNSUPPORTED_MEDIA_TYPE",
+    /// The method is not served on this route.
+    MethodNotAllowed = "METHOD_NOT_ALLOWED",
+    /// Authentication failed in a way no more specific code names.
+    Unauthorized = "UNAUTHORIZED",
+    /// Refused in a way no more specific code names.
+    Forbidden = "FORBIDDEN",
+    /// No service key.
+    ServiceKeyRequired = "SERVICE_KEY_REQUIRED",
+    /// Not one of `BUILDWIRE_SERVICE_KEYS`.
+    ServiceKeyInvalid = "SERVICE_KEY_INVALID",
+    /// No build token.
+    TokenMissing = "TOKEN_MISSING",
+    /// The build token is not a JWT of the expected shape.
+    TokenMalformed = "TOKEN_MALFORMED",
+    /// The build token names a key the keyring does not hold.
+    TokenUnknownKey = "TOKEN_UNKNOWN_KEY",
+    /// The build token's signature does not verify.
+    TokenBadSignature = "TOKEN_BAD_SIGNATURE",
+    /// The build token expired.
+    TokenExpired = "TOKEN_EXPIRED",
+    /// The build token is for another build.
+    TokenWrongBuild = "TOKEN_WRONG_BUILD",
+    /// The build token's scope does not allow this.
+    TokenWrongScope = "TOKEN_WRONG_SCOPE",
+    /// The browser `Origin` is not in `WEBSOCKET_CORS_ORIGIN`.
+    OriginNotAllowed = "ORIGIN_NOT_ALLOWED",
+    /// The build is not one of the demo user's.
+    NotADemoBuild = "NOT_A_DEMO_BUILD",
+    /// No such route or file.
+    NotFound = "NOT_FOUND",
+    /// No build has this id.
+    BuildNotFound = "BUILD_NOT_FOUND",
+    /// `projectId` names a project this user does not own, or none.
+    ProjectNotFound = "PROJECT_NOT_FOUND",
+    /// `parentBuildId` names a build this user does not own, or none.
+    ParentBuildNotFound = "PARENT_BUILD_NOT_FOUND",
+    /// The build has no stored log.
+    LogNotFound = "LOG_NOT_FOUND",
+    /// The build has no such preview file.
+    PreviewNotFound = "PREVIEW_NOT_FOUND",
+    /// The log link's signature does not match, or it expired.
+    LogLinkInvalid = "LOG_LINK_INVALID",
+    /// The build already completed or failed.
+    BuildFinished = "BUILD_FINISHED",
+    /// A rate limit is spent; retry after `Retry-After` seconds.
+    RateLimited = "RATE_LIMITED",
+    /// The user's circuit is open after repeated fatal failures.
+    CircuitOpen = "CIRCUIT_OPEN",
+    /// Too many viewers of this build or user on this node.
+    ViewerQuota = "VIEWER_QUOTA",
+    /// A dependency (NATS) is away; retry after `Retry-After` seconds.
+    Unavailable = "UNAVAILABLE",
+    /// The edge failed in a way it did not expect.
+    Internal = "INTERNAL",
+}
+
+impl std::fmt::Display for ProblemCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What a browser may send on a build's WebSocket.

@@ -27,7 +27,17 @@ pub struct StageCommand {
     /// The plan, once the plan stage made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
-    /// Stage-specific settings and results (object names, test knobs), keyed by name.
+    /// Test knobs (the e2e probe stage's `probe`), keyed by name. What a stage produces for
+    /// the next travels in the typed fields above or follows from the build id (its log:
+    /// [`build_log_path`]), never in here.
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Where a build's full log is served (`/v1/builds/<id>/logs/build`): the reference the
+/// build stage stores it under and that events keep in `buildLogUrl`. The edge signs it
+/// each time it hands an event or a progress out, so no stored event holds a link that
+/// expires.
+pub fn build_log_path(build_id: &str) -> String {
+    format!("/v1/builds/{build_id}/logs/build")
 }

@@ -8,6 +8,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+mod llm;
+
+pub use llm::{FileProgress, StageFailed, TokenUsage, UsageReport};
+
 /// A stage of the pipeline: each is one service consuming `build.*.cmd.<stage>`.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
@@ -49,8 +53,8 @@ impl Stage {
     /// The event that reports this stage gave up (`plan_failed`, ..., `deploy_failed`).
     pub fn failure_body(self, failure: StageFailure) -> EventBody {
         match self {
-            Stage::Plan => EventBody::PlanFailed(failure),
-            Stage::Execute => EventBody::ExecuteFailed(failure),
+            Stage::Plan => EventBody::PlanFailed(failure.into()),
+            Stage::Execute => EventBody::ExecuteFailed(failure.into()),
             Stage::Build => EventBody::BuildFailed(BuildUpdate {
                 failure: Some(failure),
                 ..BuildUpdate::default()
@@ -195,15 +199,19 @@ pub enum EventBody {
     /// The plan stage's plan.
     PlanGenerated(PlanGenerated),
     /// The plan stage gave up.
-    PlanFailed(StageFailure),
+    PlanFailed(StageFailed),
     /// A task began.
     TaskStarted(TaskUpdate),
     /// A task finished, with the files it wrote.
     TaskCompleted(TaskUpdate),
     /// A task failed.
     TaskFailed(TaskUpdate),
+    /// A file the model is writing, so far (batched: a few per second per file).
+    FileProgress(FileProgress),
+    /// Tokens one LLM step (the plan, a task, a build fix) used.
+    Usage(UsageReport),
     /// The execute stage gave up.
-    ExecuteFailed(StageFailure),
+    ExecuteFailed(StageFailed),
     /// npm work began.
     BuildStarted(BuildUpdate),
     /// A batch of build log lines.
@@ -248,6 +256,8 @@ impl EventBody {
             EventBody::TaskStarted(_) => "task_started",
             EventBody::TaskCompleted(_) => "task_completed",
             EventBody::TaskFailed(_) => "task_failed",
+            EventBody::FileProgress(_) => "file_progress",
+            EventBody::Usage(_) => "usage",
             EventBody::ExecuteFailed(_) => "execute_failed",
             EventBody::BuildStarted(_) => "build_started",
             EventBody::BuildProgress(_) => "build_progress",
@@ -303,6 +313,8 @@ pub enum StatusCode {
     Optimize,
     /// Deploying to preview.
     Deploy,
+    /// Fixing build errors: a failed `npm run build` went back to the model (auto-fix).
+    Fix,
 }
 
 /// `status`: a step's human message beside its compact code.
@@ -434,7 +446,8 @@ pub struct BuildUpdate {
     /// Log lines (batched).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub logs: Option<Vec<String>>,
-    /// Signed, expiring URL of the full log.
+    /// Signed, expiring URL of the full log. Stored events hold a reference; the edge
+    /// signs it each time it hands the event out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_log_url: Option<String>,
     /// Severity of these lines.
@@ -461,6 +474,9 @@ pub struct DeployUpdate {
     /// Human message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// What the user or the operator could do about a failure (`deploy_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suggested_action: Option<String>,
     /// Why it failed (`deploy_failed`).
     #[serde(default, skip_serializing_if = "Option::is_none", flatten)]
     pub failure: Option<StageFailure>,
@@ -511,7 +527,8 @@ pub struct Complete {
     pub preview_url: String,
     /// Human message ("Your app is ready!").
     pub message: String,
-    /// Signed URL of the full build log.
+    /// Signed, expiring URL of the full build log. Stored events hold a reference; the
+    /// edge signs it each time it hands the event out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub build_log_url: Option<String>,
 }

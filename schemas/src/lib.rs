@@ -1,5 +1,5 @@
 //! The wire contract of buildwire as Rust types: build events, stage commands, the HTTP
-//! API's bodies and the NATS subject names. Every service and client shape comes from
+//! API's bodies, how a stream ends and the NATS subject names. Every service and client shape comes from
 //! here; `json/` holds the JSON Schemas generated from these types (see [`schema_files`]).
 
 pub mod api;
@@ -9,6 +9,7 @@ pub mod events;
 pub mod openapi;
 pub mod progress;
 pub mod schema_files;
+pub mod stream;
 pub mod subjects;
 
 pub use commands::StageCommand;

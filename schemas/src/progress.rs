@@ -20,6 +20,7 @@ impl BuildProgress {
             build_log_url: None,
             last_seq: 0,
             updated_at: at,
+            usage: None,
         }
     }
 
@@ -58,16 +59,24 @@ impl BuildProgress {
                 }
                 Some(BuildStatus::Planning)
             }
+            // Tasks also run in the build stage (auto-fix attempts): they never move the
+            // status back from building.
             EventBody::TaskStarted(task) => {
                 self.add_step(&task.task_id);
-                Some(BuildStatus::Executing)
+                self.executing_unless_later()
             }
             EventBody::TaskCompleted(task) => {
                 self.add_step(&task.task_id);
                 if !self.completed_steps.contains(&task.task_id) {
                     self.completed_steps.push(task.task_id.clone());
                 }
-                Some(BuildStatus::Executing)
+                self.executing_unless_later()
+            }
+            EventBody::Usage(report) => {
+                self.usage
+                    .get_or_insert_with(Default::default)
+                    .add(&report.usage);
+                None
             }
             EventBody::TaskFailed(task) => {
                 if let Some(error) = task.details.as_ref().and_then(|d| d.error.clone()) {
@@ -123,6 +132,7 @@ impl BuildProgress {
                 None
             }
             EventBody::DeployLog(_)
+            | EventBody::FileProgress(_)
             | EventBody::Error(_)
             | EventBody::Connected(_)
             | EventBody::Heartbeat(_) => None,
@@ -132,6 +142,15 @@ impl BuildProgress {
         {
             self.status = status;
         }
+    }
+
+    /// `executing`, unless the build is already past it (an auto-fix task while building).
+    fn executing_unless_later(&self) -> Option<BuildStatus> {
+        matches!(
+            self.status,
+            BuildStatus::Queued | BuildStatus::Planning | BuildStatus::Executing
+        )
+        .then_some(BuildStatus::Executing)
     }
 
     fn add_step(&mut self, step: &str) {
@@ -216,5 +235,55 @@ mod tests {
         assert_eq!(progress.completed_steps, vec!["t1"]);
         assert_eq!(progress.preview_url.as_deref(), Some("http://x/preview/1/"));
         assert_eq!(progress.last_seq, 13);
+    }
+
+    #[test]
+    fn usage_adds_up_and_auto_fix_tasks_stay_in_building() {
+        use crate::events::{TokenUsage, UsageReport};
+        let usage = |stage, task: Option<&str>, input, output| {
+            EventBody::Usage(UsageReport {
+                stage,
+                task_id: task.map(str::to_string),
+                usage: TokenUsage {
+                    provider: "anthropic".into(),
+                    model: "claude-fake".into(),
+                    input_tokens: input,
+                    output_tokens: output,
+                    cache_creation_input_tokens: 900,
+                    cache_read_input_tokens: 0,
+                    calls: 1,
+                },
+                retries: 0,
+            })
+        };
+        let building = EventBody::Status(StatusUpdate {
+            code: StatusCode::Build,
+            message: "Building application...".into(),
+            progress: None,
+            build_status: Some(BuildStatus::Building),
+        });
+        let fix = TaskUpdate {
+            task_id: "fix-build-1".into(),
+            task_name: "Fix build errors (attempt 1)".into(),
+            details: None,
+        };
+        let events = [
+            event(1, usage(Stage::Plan, None, 1200, 340)),
+            event(2, usage(Stage::Execute, Some("t1"), 1000, 60)),
+            event(3, building),
+            event(4, EventBody::TaskStarted(fix.clone())),
+            event(5, usage(Stage::Build, Some("fix-build-1"), 10, 1)),
+            event(6, EventBody::TaskCompleted(fix)),
+        ];
+        let progress = BuildProgress::from_events("01JD5Y8Q7R3M4N5P6Q7R8S9T0V", &events);
+        assert_eq!(progress.status, BuildStatus::Building);
+        assert_eq!(progress.completed_steps, vec!["fix-build-1"]);
+        let total = progress.usage.expect("usage");
+        assert_eq!((total.input_tokens, total.output_tokens), (2210, 401));
+        assert_eq!((total.cache_creation_input_tokens, total.calls), (2700, 3));
+        assert_eq!(
+            (total.provider.as_str(), total.model.as_str()),
+            ("anthropic", "claude-fake")
+        );
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, schema_for};
 
-use crate::{api, commands, events};
+use crate::{api, commands, events, stream};
 
 /// What a reader of `T` must accept (the default): a field serde fills in when it is
 /// missing is optional.
@@ -52,6 +52,10 @@ pub fn all() -> Vec<(&'static str, String)> {
         ("build-token.schema.json", render_sent::<api::BuildToken>()),
         ("problem.schema.json", render_sent::<api::Problem>()),
         ("client-message.schema.json", render::<api::ClientMessage>()),
+        (
+            "disconnect.schema.json",
+            render_sent::<stream::Disconnect>(),
+        ),
     ]
 }
 

@@ -49,6 +49,15 @@ fn every_body() -> Vec<EventBody> {
             .with_ymd_and_hms(2026, 11, 25, 10, 0, 0)
             .single()
             .expect("valid date"),
+        usage: Some(TokenUsage {
+            provider: "openai".into(),
+            model: "gpt-4.1".into(),
+            input_tokens: 476,
+            output_tokens: 420,
+            cache_creation_input_tokens: 0,
+            cache_read_input_tokens: 1024,
+            calls: 1,
+        }),
     };
     vec![
         EventBody::Status(StatusUpdate {
@@ -69,7 +78,10 @@ fn every_body() -> Vec<EventBody> {
                 total_estimated_time: 1500,
             },
         }),
-        EventBody::PlanFailed(failure(Stage::Plan)),
+        EventBody::PlanFailed(StageFailed {
+            failure: failure(Stage::Plan),
+            suggested_action: Some("Set a valid ANTHROPIC_API_KEY".into()),
+        }),
         EventBody::TaskStarted(TaskUpdate {
             details: None,
             ..task.clone()
@@ -82,7 +94,27 @@ fn every_body() -> Vec<EventBody> {
             }),
             ..task
         }),
-        EventBody::ExecuteFailed(failure(Stage::Execute)),
+        EventBody::FileProgress(FileProgress {
+            task_id: "t1".into(),
+            path: "src/App.tsx".into(),
+            bytes: 2048,
+            lines: 61,
+        }),
+        EventBody::Usage(UsageReport {
+            stage: Stage::Execute,
+            task_id: Some("t1".into()),
+            usage: TokenUsage {
+                provider: "anthropic".into(),
+                model: "claude-fake".into(),
+                input_tokens: 1200,
+                output_tokens: 340,
+                cache_creation_input_tokens: 900,
+                cache_read_input_tokens: 0,
+                calls: 2,
+            },
+            retries: 1,
+        }),
+        EventBody::ExecuteFailed(failure(Stage::Execute).into()),
         EventBody::BuildStarted(BuildUpdate::default()),
         EventBody::BuildProgress(build.clone()),
         EventBody::BuildCompleted(build),
@@ -160,7 +192,7 @@ fn every_event_type_round_trips() {
         assert_eq!(back, event, "{json}");
         seen.insert(event.type_name());
     }
-    assert_eq!(seen.len(), 23, "every variant is covered once");
+    assert_eq!(seen.len(), 25, "every variant is covered once");
 }
 
 #[test]

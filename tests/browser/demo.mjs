@@ -104,7 +104,7 @@ async function verify(page, buildId, label) {
   );
   check(same(seen.logs, logLines), `${label}: every log line once per stage ${JSON.stringify(seen.logs)}`);
   const server = await api(`/v1/builds/${buildId}`);
-  for (const field of ["status", "steps", "completedSteps", "previewUrl", "lastSeq"]) {
+  for (const field of ["status", "steps", "completedSteps", "previewUrl", "lastSeq", "usage"]) {
     check(same(fold[field], server[field]), `${label}: the client's ${field} matches GET /v1/builds/{id}`);
   }
   check(seen.status === "completed" && seen.preview === fold.previewUrl, `${label}: shows the preview link`);

@@ -1,319 +1,400 @@
-//! `pipeline`: the real stack (`buildwire up`: edge, plan, execute, build with real npm,
-//! deploy, recorder) on a fresh nats-server. Each prompt is submitted over the API and
-//! watched over the WebSocket it returns; a NATS subscription to `live.build.*.events`
-//! reads every stored event's `Nats-Time-Stamp` and `Nats-Msg-Id` (which names the stage
-//! that published it). Figures: prompt to 202, prompt to the first event on the socket,
-//! prompt to the plan stage's first event, and each stage hop (the previous stage's last
-//! event to the next stage's first, by JetStream's store times).
+//! `pipeline`: prompt to a working React + TypeScript + Tailwind preview through the real
+//! stack (`buildwire up`: edge, plan, execute, build with real npm in its sandbox, deploy,
+//! recorder), in three modes side by side in one run: the baseline (a full `npm install`
+//! every build, `BUILDWIRE_BUILD_CACHE=off`), the lockfile and `--prefer-offline` alone,
+//! and the build cache (the default). Phases, each over `prompts` prompts, the modes
+//! interleaved build by build so the machine's noise falls on all of them alike:
+//!
+//! - **cold**: a fresh stack per build (new data dir, empty npm cache);
+//! - **warm**: new projects on a stack whose caches the cold builds filled;
+//! - **follow-up**: a change to each warm project ("Add a search feature", ...).
+//!
+//! Then **load**: `concurrent` builds submitted at once to the default stack while other
+//! viewers watch other builds (see [`load`]). Every figure comes from the build's own
+//! events ([`stack`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+mod load;
+mod stack;
+
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
-use futures::StreamExt;
-use serde::Deserialize;
-use tokio_tungstenite::tungstenite::Message;
+use anyhow::Result;
 
 use super::Settings;
-use crate::marker::now_ns;
-use crate::report::{Report, ms};
-use crate::servers::{NatsServer, SERVICE_KEY, Server};
+use crate::report::{Report, ms, ratio, verdict};
+pub use load::LoadFigures;
+pub use stack::{BuildFigures, Mode, Stack};
 
-/// Prompts the offline LLM turns into real apps.
-const PROMPTS: &[&str] = &[
+/// New-app prompts (cold and warm phases), one per offline app.
+const NEW_APPS: &[&str] = &[
     "Create a todo app with dark mode",
-    "Create a notes app",
-    "Create a kanban board",
-    "Create a timer app",
-    "Create a landing page for a bakery",
+    "Make a notes app",
+    "Build a kanban board",
+    "Create a stopwatch timer",
+    "a landing page for my bakery called Sweet Crumbs",
+    "a recipe manager with ingredients and cooking time",
 ];
-/// Stages in pipeline order.
-const STAGES: &[&str] = &["plan", "execute", "build", "deploy"];
-/// How long one build may take.
-const BUILD_LIMIT: Duration = Duration::from_secs(300);
+/// Follow-up prompts, one per warm project.
+const FOLLOW_UPS: &[&str] = &[
+    "Add a search feature",
+    "make the header blue",
+    "add a counter",
+    "Add a search feature and a counter",
+    "make the header green",
+    "Show a welcome banner",
+];
+/// Builds submitted at once in the load phase.
+pub const CONCURRENT: usize = 8;
+/// Other viewers during the load phase, and the events per second they get.
+const LOAD_VIEWERS: usize = 200;
+const LOAD_RATE: f64 = 100.0;
 
-/// One stored event as JetStream republished it.
-#[derive(Clone, Debug)]
-struct Stored {
-    seq: u64,
-    stored_ns: u64,
-    stage: String,
+/// A phase of the scenario.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// First build on a fresh stack.
+    Cold,
+    /// First build of a new project on a warm stack.
+    Warm,
+    /// A follow-up of a warm project.
+    FollowUp,
 }
 
-type Ledger = Arc<Mutex<HashMap<String, Vec<Stored>>>>;
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Accepted {
-    build_id: String,
-    build_token: String,
-    websocket_url: String,
-}
-
-/// One build's figures (ms unless noted).
-#[derive(Clone, Debug)]
-pub struct PipelineResult {
-    /// The prompt.
-    pub prompt: String,
-    /// Prompt sent to 202 received.
-    pub accepted_ms: f64,
-    /// Prompt sent to the first event on the WebSocket (the edge's `queued`).
-    pub first_event_ms: f64,
-    /// Prompt sent to the plan stage's first event on the WebSocket.
-    pub first_stage_event_ms: f64,
-    /// Prompt sent to the plan stage's first event stored (its `Nats-Time-Stamp`).
-    pub plan_stored_ms: f64,
-    /// Stage hops by store time: plan->execute, execute->build, build->deploy.
-    pub hops_ms: Vec<f64>,
-    /// Store to client, median and max over the build's events.
-    pub delivery_ms: (f64, f64),
-    /// Prompt to terminal event (seconds).
-    pub total_secs: f64,
-    /// The terminal event's type.
-    pub outcome: String,
-}
-
-fn stage_of(msg_id: &str) -> String {
-    msg_id.split(':').nth(1).unwrap_or("?").to_string()
-}
-
-async fn watch_store(nats_url: &str, ledger: Ledger) -> Result<()> {
-    let client = async_nats::connect(nats_url).await?;
-    let mut live = client.subscribe("live.build.*.events").await?;
-    tokio::spawn(async move {
-        while let Some(message) = live.next().await {
-            let Some(build) = message.subject.split('.').nth(2) else {
-                continue;
-            };
-            let header = |name: &str| {
-                message
-                    .headers
-                    .as_ref()
-                    .and_then(|h| h.get(name))
-                    .map(|v| v.as_str().to_string())
-            };
-            let seq = header("Nats-Sequence").and_then(|s| s.parse().ok());
-            let stored_ns = header("Nats-Time-Stamp")
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                .and_then(|t| t.timestamp_nanos_opt())
-                .and_then(|n| u64::try_from(n).ok());
-            let stage = header("Nats-Msg-Id").map_or("?".into(), |id| stage_of(&id));
-            if let (Some(seq), Some(stored_ns)) = (seq, stored_ns) {
-                ledger
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(build.to_string())
-                    .or_default()
-                    .push(Stored {
-                        seq,
-                        stored_ns,
-                        stage,
-                    });
-            }
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Cold => "cold first build",
+            Phase::Warm => "warm first build",
+            Phase::FollowUp => "follow-up",
         }
-    });
-    Ok(())
+    }
 }
 
-/// Runs `builds` prompts one after another on one stack.
-pub async fn run(settings: &Settings, builds: usize) -> Result<Vec<PipelineResult>> {
-    let nats = NatsServer::start(&settings.tools)?;
-    let ledger: Ledger = Arc::default();
-    watch_store(&nats.url(), ledger.clone()).await?;
-    let up = Server::up(&settings.tools, &nats.url()).await?;
-    let http = reqwest::Client::new();
-    let mut results = Vec::new();
-    for i in 0..builds {
-        let prompt = PROMPTS[i % PROMPTS.len()];
-        eprintln!("[pipeline] build {}/{builds}: {prompt:?}", i + 1);
-        match one(&http, up.addr, prompt, i, &ledger).await {
-            Ok(result) => {
-                eprintln!(
-                    "[pipeline] {} in {:.1} s",
-                    result.outcome, result.total_secs
-                );
-                results.push(result);
-            }
-            Err(err) => {
-                let log = up.log_tail();
-                up.stop().await;
-                return Err(err.context(format!("buildwire up log:\n{log}")));
+/// Everything the scenario measured.
+#[derive(Clone, Debug)]
+pub struct PipelineResults {
+    /// Prompts per phase.
+    pub prompts: usize,
+    /// Builds by phase and mode.
+    pub builds: Vec<(Phase, Mode, BuildFigures)>,
+    /// The load phase.
+    pub load: Option<LoadFigures>,
+    /// The machine's load while it ran.
+    pub conditions: String,
+}
+
+/// Runs the scenario with `prompts` prompts per phase.
+pub async fn run(settings: &Settings, prompts: usize) -> Result<PipelineResults> {
+    let prompts = prompts.max(1);
+    let before = conditions();
+    let mut builds = Vec::new();
+    let mut stacks: Vec<Stack> = Vec::new();
+    for i in 0..prompts {
+        for mode in Mode::ALL {
+            let stack = Stack::start(settings, mode).await?;
+            let prompt = NEW_APPS[i % NEW_APPS.len()];
+            let user = format!("cold-{i}");
+            let figures = one(&stack, Phase::Cold, prompt, &user, None).await?;
+            builds.push((Phase::Cold, mode, figures));
+            if i + 1 == prompts {
+                stacks.push(stack);
+            } else {
+                stack.stop().await;
             }
         }
     }
-    up.stop().await;
-    drop(nats);
-    Ok(results)
+    let mut parents: Vec<Vec<(String, String)>> = vec![Vec::new(); stacks.len()];
+    for i in 0..prompts {
+        for (m, stack) in stacks.iter().enumerate() {
+            let prompt = NEW_APPS[(i + 1) % NEW_APPS.len()];
+            let user = format!("warm-{i}");
+            let figures = one(stack, Phase::Warm, prompt, &user, None).await?;
+            parents[m].push((user, figures.build_id.clone()));
+            builds.push((Phase::Warm, stack.mode, figures));
+        }
+    }
+    for i in 0..prompts {
+        for (m, stack) in stacks.iter().enumerate() {
+            let (user, parent) = &parents[m][i];
+            let prompt = FOLLOW_UPS[i % FOLLOW_UPS.len()];
+            let figures = one(stack, Phase::FollowUp, prompt, user, Some(parent)).await?;
+            builds.push((Phase::FollowUp, stack.mode, figures));
+        }
+    }
+    let mut load = None;
+    if let Some(cached) = stacks.iter().find(|stack| stack.mode == Mode::Cached) {
+        let prompts: Vec<&str> = (0..CONCURRENT)
+            .map(|i| NEW_APPS[i % NEW_APPS.len()])
+            .collect();
+        load = Some(
+            load::run(
+                cached,
+                &prompts,
+                LOAD_VIEWERS,
+                LOAD_RATE,
+                Duration::from_secs(15),
+            )
+            .await?,
+        );
+    }
+    for stack in stacks {
+        stack.stop().await;
+    }
+    Ok(PipelineResults {
+        prompts,
+        builds,
+        load,
+        conditions: format!("{before}; after: {}", conditions()),
+    })
 }
 
 async fn one(
-    http: &reqwest::Client,
-    addr: std::net::SocketAddr,
+    stack: &Stack,
+    phase: Phase,
     prompt: &str,
-    index: usize,
-    ledger: &Ledger,
-) -> Result<PipelineResult> {
-    let sent = now_ns();
-    let response = http
-        .post(format!("http://{addr}/v1/builds"))
-        .bearer_auth(SERVICE_KEY)
-        .json(&serde_json::json!({ "prompt": prompt, "userId": format!("bench-{index}") }))
-        .send()
-        .await
-        .context("POST /v1/builds")?;
-    if response.status() != reqwest::StatusCode::ACCEPTED {
-        bail!("POST /v1/builds answered {}", response.status());
-    }
-    let accepted: Accepted = response.json().await?;
-    let accepted_at = now_ns();
-    let url = format!(
-        "{}?token={}&after=0",
-        accepted.websocket_url, accepted.build_token
+    user: &str,
+    parent: Option<&str>,
+) -> Result<BuildFigures> {
+    let submitted = stack.submit(prompt, user, user, parent).await?;
+    let figures = stack.follow(submitted).await?;
+    eprintln!(
+        "[pipeline] {:<17} {:<36} {:>5.1} s  {} ({})",
+        phase.name(),
+        stack.mode.name(),
+        figures.preview,
+        if figures.ok { "ok" } else { "FAILED" },
+        figures.origin
     );
-    let (mut ws, _) = tokio_tungstenite::connect_async(url)
-        .await
-        .context("opening the build's WebSocket")?;
-    let mut received: Vec<(u64, u64)> = Vec::new();
-    let mut outcome = String::from("timeout");
-    let deadline = tokio::time::Instant::now() + BUILD_LIMIT;
-    while let Ok(Some(message)) = tokio::time::timeout_at(deadline, ws.next()).await {
-        let Ok(Message::Text(text)) = message else {
-            break;
-        };
-        let at = now_ns();
-        let event: serde_json::Value = serde_json::from_str(&text)?;
-        let kind = event["type"].as_str().unwrap_or_default().to_string();
-        let Some(seq) = event["seq"].as_u64() else {
-            continue;
-        };
-        received.push((seq, at));
-        if matches!(kind.as_str(), "complete" | "failed" | "cancelled") {
-            outcome = kind;
-            break;
-        }
+    if !figures.ok {
+        eprintln!("{}", stack.up.log_tail());
     }
-    let finished = now_ns();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let stored = ledger
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .get(&accepted.build_id)
-        .cloned()
-        .unwrap_or_default();
-    Ok(figures(
-        prompt,
-        sent,
-        accepted_at,
-        finished,
-        &received,
-        &stored,
-        outcome,
-    ))
+    Ok(figures)
 }
 
-fn figures(
-    prompt: &str,
-    sent: u64,
-    accepted_at: u64,
-    finished: u64,
-    received: &[(u64, u64)],
-    stored: &[Stored],
-    outcome: String,
-) -> PipelineResult {
-    let span = |from: u64, to: u64| to.saturating_sub(from) as f64 / 1e6;
-    let stage_of_seq: HashMap<u64, &Stored> = stored.iter().map(|s| (s.seq, s)).collect();
-    let first_event_ms = received.first().map_or(f64::NAN, |(_, at)| span(sent, *at));
-    let first_stage_event_ms = received
-        .iter()
-        .find(|(seq, _)| stage_of_seq.get(seq).is_some_and(|s| s.stage == "plan"))
-        .map_or(f64::NAN, |(_, at)| span(sent, *at));
-    let plan_stored_ms = stored
-        .iter()
-        .filter(|s| s.stage == "plan")
-        .map(|s| s.stored_ns)
-        .min()
-        .map_or(f64::NAN, |at| span(sent, at));
-    let hops_ms = STAGES
-        .windows(2)
-        .map(|pair| {
-            let last = stored
-                .iter()
-                .filter(|s| s.stage == pair[0])
-                .map(|s| s.stored_ns)
-                .max();
-            let first = stored
-                .iter()
-                .filter(|s| s.stage == pair[1])
-                .map(|s| s.stored_ns)
-                .min();
-            match (last, first) {
-                (Some(last), Some(first)) => span(last, first),
-                _ => f64::NAN,
-            }
-        })
-        .collect();
-    let mut delivery: Vec<f64> = received
-        .iter()
-        .filter_map(|(seq, at)| stage_of_seq.get(seq).map(|s| span(s.stored_ns, *at)))
-        .collect();
-    delivery.sort_by(f64::total_cmp);
-    let delivery_ms = (
-        delivery
-            .get(delivery.len() / 2)
-            .copied()
-            .unwrap_or(f64::NAN),
-        delivery.last().copied().unwrap_or(f64::NAN),
-    );
-    PipelineResult {
-        prompt: prompt.to_string(),
-        accepted_ms: span(sent, accepted_at),
-        first_event_ms,
-        first_stage_event_ms,
-        plan_stored_ms,
-        hops_ms,
-        delivery_ms,
-        total_secs: span(sent, finished) / 1000.0,
-        outcome,
+/// The machine's load average and CPU count (the machine is shared).
+fn conditions() -> String {
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let load: Vec<&str> = load.split_whitespace().take(3).collect();
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    format!("load average {} on {cpus} CPUs", load.join(" "))
+}
+
+fn p50(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values
+        .get(values.len().saturating_sub(1) / 2)
+        .copied()
+        .unwrap_or(f64::NAN)
+}
+
+fn max(values: &[f64]) -> f64 {
+    values.iter().copied().fold(f64::NAN, f64::max)
+}
+
+fn secs(value: f64) -> String {
+    if value.is_finite() {
+        format!("{value:.1}")
+    } else {
+        "n/a".into()
     }
 }
 
-/// The scenario's table: a row per build.
-pub fn table(results: &[PipelineResult]) -> Report {
-    let mut report = Report::new(
+impl PipelineResults {
+    fn of(&self, phase: Phase, mode: Mode) -> Vec<&BuildFigures> {
+        self.builds
+            .iter()
+            .filter(|(p, m, _)| *p == phase && *m == mode)
+            .map(|(_, _, f)| f)
+            .collect()
+    }
+
+    fn column(&self, phase: Phase, mode: Mode, pick: impl Fn(&BuildFigures) -> f64) -> Vec<f64> {
+        self.of(phase, mode).into_iter().map(pick).collect()
+    }
+}
+
+/// The scenario's tables: per phase and mode, the speed-ups, and the load phase.
+pub fn tables(results: &PipelineResults) -> Vec<Report> {
+    let phases = [Phase::Cold, Phase::Warm, Phase::FollowUp];
+    let mut detail = Report::new(
         format!(
-            "pipeline: {} prompts through buildwire up (real npm, offline LLM)",
-            results.len()
+            "pipeline: prompt to a working preview, p50 over {} prompts per row (seconds)",
+            results.prompts
         ),
         &[
-            "prompt",
-            "202 ms",
-            "first event ms",
-            "plan event stored / on socket ms",
-            "plan->execute ms",
-            "execute->build ms",
-            "build->deploy ms",
-            "store->client p50/max ms",
-            "total s",
-            "outcome",
+            "phase",
+            "mode",
+            "ok",
+            "preview p50",
+            "preview max",
+            "plan",
+            "execute",
+            "build stage",
+            "slot wait",
+            "dependencies",
+            "npm run build",
+            "deploy",
+            "node_modules",
         ],
     );
-    for r in results {
-        let hop = |i: usize| r.hops_ms.get(i).map_or("n/a".into(), |v| ms(*v));
-        report.row(vec![
-            r.prompt.clone(),
-            ms(r.accepted_ms),
-            ms(r.first_event_ms),
-            format!("{} / {}", ms(r.plan_stored_ms), ms(r.first_stage_event_ms)),
-            hop(0),
-            hop(1),
-            hop(2),
-            format!("{} / {}", ms(r.delivery_ms.0), ms(r.delivery_ms.1)),
-            format!("{:.1}", r.total_secs),
-            r.outcome.clone(),
+    for phase in phases {
+        for mode in Mode::ALL {
+            let builds = results.of(phase, mode);
+            if builds.is_empty() {
+                continue;
+            }
+            let col = |pick: &dyn Fn(&BuildFigures) -> f64| {
+                secs(p50(&mut builds.iter().map(|b| pick(b)).collect::<Vec<_>>()))
+            };
+            let mut origins: Vec<String> = builds.iter().map(|b| b.origin.clone()).collect();
+            origins.sort();
+            origins.dedup();
+            detail.row(vec![
+                phase.name().into(),
+                mode.name().into(),
+                format!(
+                    "{}/{}",
+                    builds.iter().filter(|b| b.ok).count(),
+                    builds.len()
+                ),
+                col(&|b| b.preview),
+                secs(max(&builds.iter().map(|b| b.preview).collect::<Vec<_>>())),
+                col(&|b| b.stages[0]),
+                col(&|b| b.stages[1]),
+                col(&|b| b.stages[2]),
+                col(&|b| b.queued),
+                col(&|b| b.install),
+                col(&|b| b.compile),
+                col(&|b| b.stages[3]),
+                origins.join("; "),
+            ]);
+        }
+    }
+    detail.note("preview: prompt sent until `complete` arrived on the build's WebSocket and the preview's page and every asset it loads answered 200");
+    detail.note("stages: first to last stored event of the stage (JetStream store time); slot wait, dependencies and npm run build: between the build stage's QUEUED / INSTALL / BUILD / OPTIMIZE statuses");
+    detail.note(format!("conditions: {}", results.conditions));
+
+    let mut speed = Report::new(
+        "pipeline: speed-up over the baseline in the same run (p50 and max of prompt to preview)",
+        &[
+            "phase",
+            "baseline p50 / max s",
+            "lockfile only p50 / max s",
+            "build cache p50 / max s",
+            "speed-up p50",
+            "speed-up max",
+            "target",
+            "status",
+        ],
+    );
+    for phase in phases {
+        let stats = |mode| {
+            let mut values = results.column(phase, mode, |b| b.preview);
+            (p50(&mut values), max(&values))
+        };
+        let (base, lock, cache) = (
+            stats(Mode::Baseline),
+            stats(Mode::Lockfile),
+            stats(Mode::Cached),
+        );
+        let (target, met) = match phase {
+            Phase::Cold => ("-".to_owned(), "-".to_owned()),
+            Phase::Warm => (
+                ">= 1.5x; <= 6 s".to_owned(),
+                format!(
+                    "{} / {}",
+                    verdict(base.0 / cache.0 >= 1.5),
+                    verdict(cache.0 <= 6.0)
+                ),
+            ),
+            Phase::FollowUp => (
+                ">= 3x; <= 2.5 s".to_owned(),
+                format!(
+                    "{} / {}",
+                    verdict(base.0 / cache.0 >= 3.0),
+                    verdict(cache.0 <= 2.5)
+                ),
+            ),
+        };
+        speed.row(vec![
+            phase.name().into(),
+            format!("{} / {}", secs(base.0), secs(base.1)),
+            format!("{} / {}", secs(lock.0), secs(lock.1)),
+            format!("{} / {}", secs(cache.0), secs(cache.1)),
+            ratio(base.0, cache.0),
+            ratio(base.1, cache.1),
+            target,
+            met,
         ]);
     }
-    report.note("hops: the previous stage's last event to the next stage's first, by JetStream store time (Nats-Time-Stamp); the stage is the second part of the event's Nats-Msg-Id");
-    report.note("first event: the edge's own `queued`, read over the WebSocket opened with the 202's URL and token; no baseline runs this pipeline, so there are no ratios");
+    speed.note("speed-up: baseline / build cache; the targets are the issue's (ratio, then the absolute time of the build cache's p50)");
+    let mut reports = vec![detail, speed];
+    if let Some(load) = &results.load {
+        reports.push(load_table(load));
+    }
+    reports
+}
+
+fn load_table(load: &LoadFigures) -> Report {
+    let mut report = Report::new(
+        format!(
+            "pipeline: {} builds submitted at once (build cache, warm) while {} viewers watch other builds",
+            load.builds.len(),
+            load.viewers
+        ),
+        &["figure", "without builds", "during the builds", "ratio"],
+    );
+    let ok = load.builds.iter().filter(|b| b.ok).count();
+    let mut previews: Vec<f64> = load.builds.iter().map(|b| b.preview).collect();
+    let told: Vec<&String> = load.builds.iter().flat_map(|b| &b.told).collect();
+    report.row(vec![
+        "builds completed with a working preview".into(),
+        "-".into(),
+        format!("{ok}/{}", load.builds.len()),
+        "-".into(),
+    ]);
+    report.row(vec![
+        "prompt to preview p50 / max (s); all done".into(),
+        "-".into(),
+        format!(
+            "{} / {}; {} s",
+            secs(p50(&mut previews)),
+            secs(max(&previews)),
+            secs(load.wall)
+        ),
+        "-".into(),
+    ]);
+    report.row(vec![
+        "builds told their place in line".into(),
+        "-".into(),
+        format!(
+            "{} of {} (e.g. {:?})",
+            load.builds.iter().filter(|b| !b.told.is_empty()).count(),
+            load.builds.len(),
+            told.iter()
+                .max_by_key(|m| m.len())
+                .map_or("", |m| m.as_str())
+        ),
+        "-".into(),
+    ]);
+    report.row(vec![
+        "other viewers: publish to client p50 / p99 / max (ms)".into(),
+        format!("{} / {} / {}", ms(load.quiet.0), ms(load.quiet.1), ms(load.quiet.2)),
+        format!("{} / {} / {}", ms(load.busy.0), ms(load.busy.1), ms(load.busy.2)),
+        ratio(load.busy.1, load.quiet.1),
+    ]);
+    if let Some((quiet, busy)) = load.edge {
+        report.row(vec![
+            "edge's histogram p50 / p99 (ms, bucket bounds)".into(),
+            format!("<={} / <={}", ms(quiet.0), ms(quiet.1)),
+            format!("<={} / <={}", ms(busy.0), ms(busy.1)),
+            ratio(busy.1, quiet.1),
+        ]);
+    }
+    report.note(format!(
+        "other viewers: WebSocket clients of {} synthetic builds fed {} events/s in all; quiet window {} s, then from the submissions until the last build completed",
+        20, load.rate, load.quiet_secs
+    ));
+    report.note("the edge's histogram counts every delivery in the window, the building apps' own viewers included");
     report
 }

@@ -2,7 +2,8 @@
 // watchBuild and the progress fold. Submissions go through the demo-only server route
 // (/demo/builds), so the page never holds a service key. The build being watched is in the
 // URL (#build=<id>) and its token in sessionStorage, so a refresh restores the whole
-// progress from the build's history.
+// progress from the build's history. Files being written show under their task, auto-fix
+// attempts (`FIX`) as their own steps, and the LLM tokens a build used with its outcome.
 import { watchBuild } from "/client/buildwire.js";
 import { STAGES, applyEvent, createProgress, lineDuration } from "/client/progress.js";
 
@@ -170,6 +171,13 @@ function renderSteps(p) {
     const label = document.createElement("span");
     label.className = "label";
     label.textContent = line.label;
+    if (line.detail) {
+      // The file the model is writing: "Creating src/components/TodoList.tsx... 120 lines".
+      const detail = document.createElement("span");
+      detail.className = "detail";
+      detail.textContent = line.detail;
+      label.append(detail);
+    }
     const duration = document.createElement("span");
     duration.className = "duration";
     duration.textContent = formatDuration(lineDuration(line, now));
@@ -190,6 +198,14 @@ function renderOutcome(p) {
     link.rel = "noopener";
     link.textContent = "View Preview";
     outcome.replaceChildren(`\u{1F389} ${p.message ?? "Your app is ready!"}`, link);
+    if (p.usage) {
+      const tokens = document.createElement("span");
+      tokens.className = "tokens";
+      tokens.id = "tokens";
+      const total = p.usage.inputTokens + p.usage.outputTokens + p.usage.cacheCreationInputTokens + p.usage.cacheReadInputTokens;
+      tokens.textContent = `${total.toLocaleString("en")} LLM tokens (${p.usage.model})`;
+      outcome.append(tokens);
+    }
     if (p.buildLogUrl) {
       const log = document.createElement("a");
       log.href = p.buildLogUrl;

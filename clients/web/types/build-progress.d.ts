@@ -40,4 +40,44 @@ export interface BuildProgress {
    * When the progress last changed.
    */
   updatedAt: string;
+  /**
+   * LLM tokens the build used so far: the sum of its `usage` events (null until one;
+   * the offline provider reports none).
+   */
+  usage: TokenUsage | null;
+}
+/**
+ * Tokens used by LLM calls, as the provider reported them. `inputTokens` excludes cached
+ * input, so the whole input is `inputTokens + cacheCreationInputTokens +
+ * cacheReadInputTokens`.
+ */
+export interface TokenUsage {
+  /**
+   * Input tokens written to the prompt cache.
+   */
+  cacheCreationInputTokens: number;
+  /**
+   * Input tokens read from the prompt cache.
+   */
+  cacheReadInputTokens: number;
+  /**
+   * Model calls (turns) counted.
+   */
+  calls: number;
+  /**
+   * Uncached input tokens.
+   */
+  inputTokens: number;
+  /**
+   * The model that answered, as the provider named it.
+   */
+  model: string;
+  /**
+   * Output tokens.
+   */
+  outputTokens: number;
+  /**
+   * `anthropic`, `openai`.
+   */
+  provider: string;
 }

@@ -29,6 +29,8 @@ export type Event = {
   | TaskStartedEvent
   | TaskCompletedEvent
   | TaskFailedEvent
+  | FileProgressEvent
+  | UsageEvent
   | ExecuteFailedEvent
   | BuildStartedEvent
   | BuildProgressEvent
@@ -69,7 +71,7 @@ export type PlanGeneratedEvent = {
  */
 export type PlanFailedEvent = {
   type: "plan_failed";
-} & StageFailure;
+} & StageFailed;
 /**
  * A task began.
  */
@@ -89,11 +91,23 @@ export type TaskFailedEvent = {
   type: "task_failed";
 } & TaskUpdate;
 /**
+ * A file the model is writing, so far (batched: a few per second per file).
+ */
+export type FileProgressEvent = {
+  type: "file_progress";
+} & FileProgress;
+/**
+ * Tokens one LLM step (the plan, a task, a build fix) used.
+ */
+export type UsageEvent = {
+  type: "usage";
+} & UsageReport;
+/**
  * The execute stage gave up.
  */
 export type ExecuteFailedEvent = {
   type: "execute_failed";
-} & StageFailure;
+} & StageFailed;
 /**
  * npm work began.
  */
@@ -225,7 +239,8 @@ export interface StatusUpdate {
     | "TEST"
     | "BUILD"
     | "OPTIMIZE"
-    | "DEPLOY";
+    | "DEPLOY"
+    | "FIX";
   /**
    * Human message ("Analyzing requirements...").
    */
@@ -280,10 +295,10 @@ export interface PlanTask {
   name: string;
 }
 /**
- * Why a stage gave up; carried by `plan_failed`, `execute_failed`, `build_failed` and
- * `deploy_failed` (the event's `type` names the stage).
+ * `plan_failed`, `execute_failed`: why the stage gave up ([`StageFailure`]'s fields) and
+ * what to do about it. Derefs to the [`StageFailure`].
  */
-export interface StageFailure {
+export interface StageFailed {
   /**
    * Deliveries of the command used up.
    */
@@ -300,6 +315,10 @@ export interface StageFailure {
    * Whether submitting again may succeed.
    */
   retryable: boolean;
+  /**
+   * What the user or the operator could do about it ("Set a valid ANTHROPIC_API_KEY").
+   */
+  suggestedAction?: string | null;
 }
 /**
  * `task_started`, `task_completed`, `task_failed`.
@@ -336,6 +355,78 @@ export interface TaskDetails {
   filesModified?: string[] | null;
 }
 /**
+ * `file_progress`: how far the model has written one file of a task (`write_file`
+ * streaming), for views such as "Creating src/components/TodoList.tsx... 120 lines".
+ * Batched: at most one per file every 250 ms while it grows, plus its final figure; a file
+ * written whole within 250 ms has none (its task's `task_completed` lists it).
+ */
+export interface FileProgress {
+  /**
+   * Content written so far, in UTF-8 bytes.
+   */
+  bytes: number;
+  /**
+   * Content lines written so far (a last line without newline included).
+   */
+  lines: number;
+  /**
+   * The file, relative to the project root (as the model wrote it; checked when the
+   * task applies it).
+   */
+  path: string;
+  /**
+   * The task writing it (a plan task's id, or `fix-build-<n>` for an auto-fix attempt).
+   */
+  taskId: string;
+}
+/**
+ * `usage`: the tokens one LLM step used (the plan, one task, one auto-fix attempt), sent
+ * once the step's calls are over, whether it succeeded or not. A build's total is the
+ * sum, in `GET /v1/builds/{id}` (`usage`).
+ */
+export interface UsageReport {
+  /**
+   * Input tokens written to the prompt cache.
+   */
+  cacheCreationInputTokens: number;
+  /**
+   * Input tokens read from the prompt cache.
+   */
+  cacheReadInputTokens: number;
+  /**
+   * Model calls (turns) counted.
+   */
+  calls: number;
+  /**
+   * Uncached input tokens.
+   */
+  inputTokens: number;
+  /**
+   * The model that answered, as the provider named it.
+   */
+  model: string;
+  /**
+   * Output tokens.
+   */
+  outputTokens: number;
+  /**
+   * `anthropic`, `openai`.
+   */
+  provider: string;
+  /**
+   * Retries the step spent (429, 529, 5xx, cut streams).
+   */
+  retries: number;
+  /**
+   * The stage that made the calls (`plan`, `execute`, `build` for auto-fix).
+   */
+  stage: "plan" | "execute" | "build" | "deploy";
+  /**
+   * The task, for `execute` and auto-fix steps.
+   */
+  taskId?: string | null;
+}
+/**
  * `build_started`, `build_progress`, `build_completed`, `build_failed`.
  */
 export interface BuildUpdate {
@@ -344,7 +435,8 @@ export interface BuildUpdate {
    */
   attempts?: number;
   /**
-   * Signed, expiring URL of the full log.
+   * Signed, expiring URL of the full log. Stored events hold a reference; the edge
+   * signs it each time it hands the event out.
    */
   buildLogUrl?: string | null;
   /**
@@ -408,6 +500,10 @@ export interface DeployUpdate {
    * Whether submitting again may succeed.
    */
   retryable?: boolean;
+  /**
+   * What the user or the operator could do about a failure (`deploy_failed`).
+   */
+  suggestedAction?: string | null;
 }
 /**
  * `deploy_log`: a line from the deploy target.
@@ -452,7 +548,8 @@ export interface ErrorReport {
  */
 export interface Complete {
   /**
-   * Signed URL of the full build log.
+   * Signed, expiring URL of the full build log. Stored events hold a reference; the
+   * edge signs it each time it hands the event out.
    */
   buildLogUrl?: string | null;
   /**
@@ -544,6 +641,46 @@ export interface BuildProgress {
    * When the progress last changed.
    */
   updatedAt: string;
+  /**
+   * LLM tokens the build used so far: the sum of its `usage` events (null until one;
+   * the offline provider reports none).
+   */
+  usage: TokenUsage | null;
+}
+/**
+ * Tokens used by LLM calls, as the provider reported them. `inputTokens` excludes cached
+ * input, so the whole input is `inputTokens + cacheCreationInputTokens +
+ * cacheReadInputTokens`.
+ */
+export interface TokenUsage {
+  /**
+   * Input tokens written to the prompt cache.
+   */
+  cacheCreationInputTokens: number;
+  /**
+   * Input tokens read from the prompt cache.
+   */
+  cacheReadInputTokens: number;
+  /**
+   * Model calls (turns) counted.
+   */
+  calls: number;
+  /**
+   * Uncached input tokens.
+   */
+  inputTokens: number;
+  /**
+   * The model that answered, as the provider named it.
+   */
+  model: string;
+  /**
+   * Output tokens.
+   */
+  outputTokens: number;
+  /**
+   * `anthropic`, `openai`.
+   */
+  provider: string;
 }
 /**
  * `connected`: a stream's greeting.

@@ -32,6 +32,25 @@ fn failure(code: &str, error: &str) -> StageFailure {
     }
 }
 
+/// `usage` of one LLM step, as the example model reported it.
+fn usage(stage: Stage, task_id: Option<&str>, input: u64, output: u64) -> EventBody {
+    // One step here; real builds have one per plan, task and auto-fix attempt.
+    EventBody::Usage(UsageReport {
+        stage,
+        task_id: task_id.map(str::to_string),
+        usage: TokenUsage {
+            provider: "anthropic".into(),
+            model: "claude-sonnet-4-5-20250929".into(),
+            input_tokens: input,
+            output_tokens: output,
+            cache_creation_input_tokens: 2048,
+            cache_read_input_tokens: 0,
+            calls: 2,
+        },
+        retries: 0,
+    })
+}
+
 fn log_url() -> String {
     format!("{BASE_URL}/v1/builds/{BUILD_ID}/logs/build?expires=1795695330&kid=k1&sig=3q2-7w")
 }
@@ -85,12 +104,20 @@ fn happy_path() -> Vec<EventBody> {
         deployment_id: Some(format!("local-{BUILD_ID}")),
         deploy_log_url: None,
         message: Some(message.into()),
+        suggested_action: None,
         failure: None,
     };
     vec![
         status(StatusCode::Queued, "Queued", 0, BuildStatus::Queued),
         EventBody::PlanGenerated(PlanGenerated { plan }),
         EventBody::TaskStarted(task("task-1", "Create src/App.tsx", None)),
+        EventBody::FileProgress(FileProgress {
+            task_id: "task-1".into(),
+            path: "src/App.tsx".into(),
+            bytes: 3140,
+            lines: 120,
+        }),
+        usage(Stage::Execute, Some("task-1"), 2700, 2440),
         EventBody::TaskCompleted(task("task-1", "Create src/App.tsx", Some(files))),
         EventBody::BuildStarted(build(BuildPhase::Dependencies, None, None)),
         EventBody::BuildProgress(build(
@@ -128,10 +155,18 @@ pub fn bodies() -> Vec<EventBody> {
     };
     let mut bodies = happy_path();
     bodies.extend([
-        EventBody::PlanFailed(failure(
-            "MAX_DELIVER",
-            "the plan stage gave up after 5 attempts",
-        )),
+        EventBody::PlanFailed(StageFailed {
+            failure: StageFailure {
+                retryable: true,
+                ..failure(
+                    "LLM_UNAVAILABLE",
+                    "anthropic is unavailable: 529 overloaded_error; 4 retries spent",
+                )
+            },
+            suggested_action: Some(
+                "The model provider is busy or unreachable. Try again in a few minutes.".into(),
+            ),
+        }),
         EventBody::TaskFailed(task(
             "task-2",
             "Create ../outside.ts",
@@ -140,7 +175,7 @@ pub fn bodies() -> Vec<EventBody> {
                 ..TaskDetails::default()
             }),
         )),
-        EventBody::ExecuteFailed(failure("INVALID_PATH", "path escapes the project")),
+        EventBody::ExecuteFailed(failure("INVALID_PATH", "path escapes the project").into()),
         EventBody::BuildFailed(build(failure(
             "BUILD_FAILED",
             "npm run build exited with 2",
@@ -256,7 +291,7 @@ pub fn problem() -> Problem {
         title: "Not Found".into(),
         status: 404,
         detail: format!("no build {BUILD_ID} is known"),
-        code: "BUILD_NOT_FOUND".into(),
+        code: crate::api::ProblemCode::BuildNotFound,
         retryable: false,
     }
 }

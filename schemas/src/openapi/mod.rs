@@ -22,13 +22,15 @@ use crate::api::{BuildAccepted, BuildProgress, BuildToken, EventsPage, Problem, 
 use crate::events::Event;
 
 /// Every `type` an event can carry.
-pub const EVENT_TYPES: [&str; 23] = [
+pub const EVENT_TYPES: [&str; 25] = [
     "status",
     "plan_generated",
     "plan_failed",
     "task_started",
     "task_completed",
     "task_failed",
+    "file_progress",
+    "usage",
     "execute_failed",
     "build_started",
     "build_progress",

@@ -52,6 +52,12 @@ pub struct Host {
     pub(crate) bwrap: Result<PathBuf, String>,
     /// npm settings forced into the download step's environment (see [`download_pins`]).
     pub(crate) download_pins: Vec<(String, String)>,
+    /// node's and npm's versions and the platform (`node v20.20.2, npm 11.19.1,
+    /// linux-x86_64`): installs made with another toolchain are not reused.
+    pub(crate) toolchain: String,
+    /// The registry npm downloads from (npm's global config; default npmjs.org): only its
+    /// tarballs go into installs shared between projects.
+    pub(crate) registry: String,
 }
 
 impl Host {
@@ -67,6 +73,16 @@ impl Host {
     /// Why bubblewrap is not used, when it is not.
     pub fn sandbox_problem(&self) -> Option<&str> {
         self.bwrap.as_ref().err().map(String::as_str)
+    }
+
+    /// node's and npm's versions and the platform, as the install cache keys them.
+    pub fn toolchain(&self) -> &str {
+        &self.toolchain
+    }
+
+    /// The registry URL npm downloads from, ending in `/`.
+    pub fn registry(&self) -> &str {
+        &self.registry
     }
 
     /// The PATH value given to children.
@@ -108,7 +124,27 @@ async fn probe() -> Host {
         tool_mounts,
         bwrap,
         download_pins: Vec::new(),
+        toolchain: String::new(),
+        registry: String::new(),
     };
+    let node = version_of("node", &host.path_var()).await;
+    let npm = version_of("npm", &host.path_var()).await;
+    host.toolchain = format!(
+        "node {node}, npm {npm}, {}-{}",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    );
+    host.registry = npm_config("registry", &host.path_var())
+        .await
+        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+        .map(|url| {
+            if url.ends_with('/') {
+                url
+            } else {
+                format!("{url}/")
+            }
+        })
+        .unwrap_or_else(|| "https://registry.npmjs.org/".to_owned());
     let cafile = operator_cafile(&host.path_var())
         .await
         .or_else(|| CA_BUNDLES.iter().map(PathBuf::from).find(|p| p.is_file()));
@@ -140,11 +176,18 @@ fn download_pins(cafile: Option<&Path>) -> Vec<(String, String)> {
 /// The `cafile` of npm's own configuration (global and built-in `npmrc`, which the
 /// operator controls), read with a scrubbed environment from an empty directory.
 async fn operator_cafile(path_var: &str) -> Option<PathBuf> {
+    let file = PathBuf::from(npm_config("cafile", path_var).await?);
+    (file.is_absolute() && file.is_file()).then_some(file)
+}
+
+/// `npm config get <key>` of npm's own configuration (global and built-in `npmrc`, which
+/// the operator controls), read with a scrubbed environment from an empty directory.
+async fn npm_config(key: &str, path_var: &str) -> Option<String> {
     let scratch = tempfile::tempdir().ok()?;
     let out = tokio::time::timeout(
         PROBE_TIMEOUT,
         tokio::process::Command::new("npm")
-            .args(["config", "get", "cafile"])
+            .args(["config", "get", key])
             .env_clear()
             .env("PATH", path_var)
             .env("HOME", scratch.path())
@@ -158,8 +201,26 @@ async fn operator_cafile(path_var: &str) -> Option<PathBuf> {
     .ok()?
     .ok()?;
     let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    let file = PathBuf::from(value);
-    (out.status.success() && file.is_absolute() && file.is_file()).then_some(file)
+    (out.status.success() && !value.is_empty() && value != "null" && value != "undefined")
+        .then_some(value)
+}
+
+/// `<program> --version` with a scrubbed environment, or `unknown`.
+async fn version_of(program: &str, path_var: &str) -> String {
+    let run = tokio::process::Command::new(program)
+        .arg("--version")
+        .env_clear()
+        .env("PATH", path_var)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    match tokio::time::timeout(PROBE_TIMEOUT, run).await {
+        Ok(Ok(out)) if out.status.success() => {
+            String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        }
+        _ => "unknown".to_owned(),
+    }
 }
 
 /// Finds node and npm on our PATH: their directories lead the child's PATH, and install

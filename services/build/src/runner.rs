@@ -111,6 +111,27 @@ impl RunSpec {
         }
     }
 
+    /// `npm ci --ignore-scripts --prefer-offline`: installs exactly what the project's
+    /// lockfile lists, from the shared cache where it has them, running no scripts;
+    /// network and cache as [`RunSpec::npm_install`].
+    pub fn npm_ci(dir: impl Into<PathBuf>, cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            args: ["ci", "--ignore-scripts", "--prefer-offline"]
+                .map(str::to_owned)
+                .to_vec(),
+            ..Self::npm_install(dir, cache_dir)
+        }
+    }
+
+    /// The same download, taking packages and their metadata from the shared cache where
+    /// it has them (`--prefer-offline`): the network only for what the cache lacks.
+    pub fn prefer_offline(mut self) -> Self {
+        if !self.args.iter().any(|arg| arg == "--prefer-offline") {
+            self.args.push("--prefer-offline".to_owned());
+        }
+        self
+    }
+
     /// `npm rebuild --foreground-scripts` without network: the install scripts the
     /// download step skipped (every package's `preinstall`, `install`, `postinstall` and
     /// the project's own; not `prepare`), in npm's order, output in the log;
@@ -417,6 +438,8 @@ mod tests {
             tool_mounts: Vec::new(),
             bwrap: Err("bwrap not found on PATH".to_owned()),
             download_pins: Vec::new(),
+            toolchain: String::new(),
+            registry: String::new(),
         };
         assert!(matches!(
             choose_sandbox(SandboxPolicy::Required, &host),
@@ -445,5 +468,15 @@ mod tests {
         for spec in [install, rebuild, build] {
             assert_eq!(spec.sandbox, SandboxPolicy::Required);
         }
+        let ci = RunSpec::npm_ci("/p", "/c");
+        assert_eq!(ci.args, ["ci", "--ignore-scripts", "--prefer-offline"]);
+        assert!(matches!(ci.access, Access::Fetch { .. }));
+        let install = RunSpec::npm_install("/p", "/c")
+            .prefer_offline()
+            .prefer_offline();
+        assert_eq!(
+            install.args,
+            ["install", "--ignore-scripts", "--prefer-offline"]
+        );
     }
 }

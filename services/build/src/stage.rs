@@ -1,33 +1,43 @@
 //! The build stage handler (`build.*.cmd.build`): the project tree saved by `execute` is
-//! written into a throwaway directory, its `.npmrc` cut down ([`crate::npmrc`]), then
-//! [`crate::npm_steps`] run there through [`crate::runner`]: `npm install --ignore-scripts`
-//! (network, shared cache, nothing from the project runs), `npm rebuild` (install
-//! scripts) and `npm run build` (no network, no shared cache), all sandboxed with a
-//! scrubbed environment, whole-tree timeout and cancel. Their output streams out as
-//! batched `build_progress` events, the full log goes to the `logs` bucket, the built
-//! `dist/` to `artifacts`, and the build moves on to `deploy`.
+//! written into a throwaway directory and its `.npmrc` cut down ([`crate::npmrc`]); the
+//! build waits for one of the host's build slots ([`crate::slots`], telling its viewers its
+//! place), gets its `node_modules` ([`deps`]: reused, copied from the install cache, or
+//! `npm ci`/`npm install --ignore-scripts` with network and the shared npm cache, then
+//! `npm rebuild` for install scripts), keeps a new lockfile in the project's tree, then
+//! runs `npm run build` (no network, no shared cache); every npm step is sandboxed through
+//! [`crate::runner`] with a scrubbed environment, whole-tree timeout and cancel. Output
+//! streams out as batched `build_progress` events, the full log goes to the `logs` bucket,
+//! the built `dist/` to `artifacts`, and the build moves on to `deploy`.
+
+mod deps;
+mod output;
+// Auto-fix (issue 16): src/autofix.rs, a child module so it can run this stage's steps.
+#[path = "autofix.rs"]
+mod autofix;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use buildwire_runtime::nats::Nats;
-use buildwire_runtime::objects::{Artifacts, Bucket, Sources};
+use buildwire_runtime::objects::{Artifacts, Bucket, FileTree, Sources};
 use buildwire_runtime::signing::UrlSigner;
 use buildwire_runtime::stage::{Job, StageError, StageHandler};
 use buildwire_runtime::{Config, paths};
 use buildwire_schemas::events::{BuildPhase, BuildUpdate, Severity, StatusCode, StatusUpdate};
+use buildwire_schemas::commands::build_log_path;
 use buildwire_schemas::{BuildStatus, EventBody, Stage};
 use tokio::sync::mpsc;
+use tracing::Instrument;
 
+use crate::cache::InstallCache;
+use crate::slots::{BuildSlots, Slot, Turn};
 use crate::{
-    Batcher, BuildError, FullLog, Outcome, RunSpec, SandboxKind, SandboxPolicy, Stream, npm_steps,
-    npmrc, run,
+    Batcher, BuildError, FullLog, Outcome, RunSpec, SandboxKind, SandboxPolicy, Stream, npmrc, run,
 };
+use output::dist_files;
 
-/// Most files a build may publish.
-pub const MAX_ARTIFACT_FILES: usize = 2_000;
-/// Most bytes a build may publish.
-pub const MAX_ARTIFACT_BYTES: u64 = 64 * 1024 * 1024;
+pub use output::{MAX_ARTIFACT_BYTES, MAX_ARTIFACT_FILES};
 
 /// Builds projects with npm.
 #[derive(Clone, Debug)]
@@ -41,19 +51,35 @@ pub struct BuildStage {
     signer: UrlSigner,
     public_base: String,
     sandbox: SandboxPolicy,
+    /// The install cache; `None` with `BUILDWIRE_BUILD_CACHE=off`.
+    cache: Option<Arc<InstallCache>>,
+    /// The host's build slots (`BUILDWIRE_BUILD_CONCURRENCY`).
+    slots: Arc<BuildSlots>,
+    /// node's and npm's versions, part of every install cache key.
+    toolchain: String,
+    /// The operator's registry: only its tarballs go into shared installs.
+    registry: String,
+    /// Auto-fix of a failed `npm run build` (`autofix.rs`, [`BuildStage::with_autofix`]);
+    /// `None`: off.
+    autofix: Option<autofix::AutoFix>,
 }
 
 impl BuildStage {
-    /// Work under `<data dir>/builds`, npm cache under `<data dir>/npm-cache`, the time
-    /// limit from `BUILD_TIMEOUT_MS` (shared by the npm steps), the sandbox from
-    /// `BUILDWIRE_SANDBOX` (probed now, so a missing one is reported at start).
+    /// Work under `<data dir>/builds`, the npm cache at `BUILDWIRE_NPM_CACHE` (default
+    /// `<data dir>/npm-cache`), the install cache under `<data dir>/build-cache` unless
+    /// `BUILDWIRE_BUILD_CACHE=off`, `BUILDWIRE_BUILD_CONCURRENCY` slots, the time limit from
+    /// `BUILD_TIMEOUT_MS` (shared by the npm steps), the sandbox from `BUILDWIRE_SANDBOX`
+    /// (probed now, so a missing one is reported at start).
     pub async fn from_config(
         config: &Config,
         nats: &Nats,
     ) -> buildwire_runtime::Result<BuildStage> {
         let data_dir = std::path::absolute(&config.data_dir)?;
         let work_root = data_dir.join("builds");
-        let cache_dir = data_dir.join("npm-cache");
+        let cache_dir = match &config.npm_cache {
+            Some(dir) => std::path::absolute(dir)?,
+            None => data_dir.join("npm-cache"),
+        };
         std::fs::create_dir_all(&work_root)?;
         std::fs::create_dir_all(&cache_dir)?;
         let sandbox = if config.sandbox == "off" {
@@ -73,6 +99,19 @@ impl BuildStage {
             }
             SandboxPolicy::Required
         };
+        let cache = if config.build_cache == "off" {
+            tracing::info!("BUILDWIRE_BUILD_CACHE=off: a full npm install for every build");
+            None
+        } else {
+            let cache = InstallCache::open(
+                &data_dir.join("build-cache"),
+                config.build_cache_max_mb.saturating_mul(1024 * 1024),
+                Duration::from_secs(config.build_cache_max_age_hours.saturating_mul(3600)),
+            )?;
+            Some(Arc::new(cache))
+        };
+        let slots = BuildSlots::new(config.build_concurrency());
+        tracing::info!(slots = slots.limit(), "build slots");
         Ok(BuildStage {
             sources: Sources::open(nats).await?,
             artifacts: Artifacts::open(nats).await?,
@@ -83,6 +122,11 @@ impl BuildStage {
             signer: UrlSigner::from_config(config)?,
             public_base: config.public_base(),
             sandbox,
+            cache,
+            slots,
+            toolchain: crate::host().await.toolchain().to_owned(),
+            registry: crate::host().await.registry().to_owned(),
+            autofix: None,
         })
     }
 }
@@ -185,7 +229,20 @@ impl BuildStage {
             .timeout
             .saturating_sub(started.elapsed())
             .max(Duration::from_secs(1));
-        self.step(job, phase, spec, offset, full).await
+        // Its own span in the build's trace: `npm install`, `npm rebuild`, `npm run build`.
+        let command: Vec<&str> = std::iter::once(spec.program.as_str())
+            .chain(spec.args.iter().map(String::as_str))
+            .take_while(|arg| !arg.starts_with('-'))
+            .collect();
+        let span = buildwire_runtime::build_span!(
+            "npm",
+            job.command.build_id,
+            job.command.request_id,
+            otel.name = %command.join(" ")
+        );
+        self.step(job, phase, spec, offset, full)
+            .instrument(span)
+            .await
     }
 
     /// Stores the full log in the `logs` bucket; answers its signed, expiring URL.
@@ -235,57 +292,6 @@ impl BuildStage {
     }
 }
 
-/// The files `dist/` publishes, checked: `dist` a real directory (the build wrote it, and
-/// a symlink there would publish whatever host directory it names), an `index.html`,
-/// within [`MAX_ARTIFACT_FILES`] and [`MAX_ARTIFACT_BYTES`].
-fn dist_files(dist: &Path) -> Result<Vec<(String, u64)>, StageError> {
-    if !std::fs::symlink_metadata(dist).is_ok_and(|m| m.is_dir()) {
-        return Err(StageError::fatal(
-            "NO_OUTPUT",
-            "npm run build produced no dist/ directory",
-        ));
-    }
-    let mut files = Vec::new();
-    collect_files(dist, dist, &mut files)
-        .map_err(|e| StageError::fatal("NO_OUTPUT", format!("reading dist/: {e}")))?;
-    if !files.iter().any(|(rel, _)| rel == "index.html") {
-        return Err(StageError::fatal(
-            "NO_OUTPUT",
-            "npm run build produced no dist/index.html",
-        ));
-    }
-    let total: u64 = files.iter().map(|(_, size)| size).sum();
-    if files.len() > MAX_ARTIFACT_FILES || total > MAX_ARTIFACT_BYTES {
-        return Err(StageError::fatal(
-            "OUTPUT_TOO_LARGE",
-            format!("dist/ has {} files, {total} bytes", files.len()),
-        ));
-    }
-    Ok(files)
-}
-
-/// Regular files under `dir` (symlinks skipped), as paths relative to `root` and sizes.
-fn collect_files(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let path = entry.path();
-        if kind.is_dir() {
-            collect_files(root, &path, out)?;
-        } else if kind.is_file() {
-            let rel = path
-                .strip_prefix(root)
-                .map_err(std::io::Error::other)?
-                .to_string_lossy()
-                .replace('\\', "/");
-            if paths::check(&rel).is_ok() {
-                out.push((rel, entry.metadata()?.len()));
-            }
-        }
-    }
-    Ok(())
-}
-
 fn failure(code: &str, what: &str, step: &Step, limit: Duration) -> StageError {
     let tail = step.tail.join("\n");
     match step.outcome {
@@ -321,6 +327,7 @@ impl StageHandler for BuildStage {
             .map_err(|e| StageError::retryable("WORKDIR", e.to_string()))?;
         paths::materialize(dir.path(), &tree)
             .map_err(|e| StageError::fatal("INVALID_PATH", e.to_string()))?;
+        let slot = self.wait_for_slot(job).await?;
         let started = Instant::now();
         let mut full = FullLog::new();
 
@@ -350,49 +357,37 @@ impl StageHandler for BuildStage {
             }))
             .await?;
         }
-        let [install, scripts, compile] = npm_steps(dir.path(), &self.cache_dir);
-        let step = self
-            .limited(
-                job,
-                BuildPhase::Dependencies,
-                install,
-                0,
-                started,
-                &mut full,
-            )
-            .await?;
-        if !step.outcome.success() {
-            let error = failure("NPM_INSTALL_FAILED", "npm install", &step, self.timeout);
-            return Err(self.failed(&build_id, full, error).await);
-        }
-        let step = self
-            .limited(
-                job,
-                BuildPhase::Dependencies,
-                scripts,
-                step.next_offset,
-                started,
-                &mut full,
-            )
-            .await?;
-        if !step.outcome.success() {
-            let what = "npm rebuild (install scripts, run without network)";
-            let error = failure("NPM_INSTALL_FAILED", what, &step, self.timeout);
-            return Err(self.failed(&build_id, full, error).await);
+        let ready = match self
+            .dependencies(job, dir.path(), started, &mut full)
+            .await?
+        {
+            Ok(ready) => ready,
+            Err(error) => return Err(self.failed(&build_id, full, error).await),
+        };
+        let installed_in = started.elapsed();
+        if let Some(lockfile) = &ready.lockfile {
+            self.keep_lockfile(job, tree, lockfile).await;
         }
 
         job.emit(status(StatusCode::Build, "Building application...", 60))
             .await?;
+        let compile = RunSpec::npm_build(dir.path());
+        let compiling = Instant::now();
         let step = self
             .limited(
                 job,
                 BuildPhase::Compile,
                 compile,
-                step.next_offset,
+                ready.next_offset,
                 started,
                 &mut full,
             )
             .await?;
+        drop(slot);
+        let compiled_in = compiling.elapsed();
+        // Auto-fix (issue 16, autofix.rs): a failed build goes back to the model; `step` is
+        // then the last rebuild's.
+        let step = self.autofix(job, dir.path(), step, &mut full).await?;
         if !step.outcome.success() {
             let error = failure("NPM_BUILD_FAILED", "npm run build", &step, self.timeout);
             return Err(self.failed(&build_id, full, error).await);
@@ -400,25 +395,89 @@ impl StageHandler for BuildStage {
 
         job.emit(status(StatusCode::Optimize, "Optimizing assets...", 80))
             .await?;
+        let upload =
+            buildwire_runtime::build_span!("upload artifacts", build_id, job.command.request_id);
         let published = self
             .publish_dist(&build_id, &dir.path().join("dist"))
+            .instrument(upload)
             .await?;
-        let build_log_url = self.store_log(&build_id, full).await?;
+        self.store_log(&build_id, full).await?;
+        if let (Some(cache), Some(state)) = (&self.cache, ready.state) {
+            deps::keep_tool_caches(cache.clone(), state, dir.path().to_path_buf()).await;
+        }
         job.emit(EventBody::BuildCompleted(BuildUpdate {
             logs: Some(vec![format!(
-                "built {published} files in {:.1}s",
-                started.elapsed().as_secs_f64()
+                "built {published} files in {:.1}s (dependencies {} in {:.1}s, npm run build {:.1}s)",
+                started.elapsed().as_secs_f64(),
+                ready.origin.describe(),
+                installed_in.as_secs_f64(),
+                compiled_in.as_secs_f64(),
             )]),
-            build_log_url: Some(build_log_url.clone()),
+            // A reference to the stored log: the edge signs it each time it is sent.
+            build_log_url: Some(build_log_path(&build_id)),
             ..phase_event(BuildPhase::Optimize, None)
         }))
         .await?;
-        let mut command = job.command.clone();
-        command
-            .extra
-            .insert("buildLogUrl".into(), build_log_url.into());
+        let command = job.command.clone();
         job.forward(Stage::Deploy, &command).await?;
+        // A node_modules copy is thousands of files: removed off the async threads.
+        tokio::task::spawn_blocking(move || drop(dir));
         Ok(())
+    }
+}
+
+impl BuildStage {
+    /// Waits in line for a build slot, telling viewers their place whenever it changes
+    /// (`status` `QUEUED`: "Waiting for a build slot (2 ahead)").
+    async fn wait_for_slot(&self, job: &mut Job) -> Result<Slot, StageError> {
+        let mut waiter = self.slots.waiter();
+        loop {
+            let turn = tokio::select! {
+                turn = waiter.next() => turn,
+                () = job.cancelled().cancelled() => return Err(StageError::Cancelled),
+            };
+            match turn {
+                Turn::Go(slot) => return Ok(slot),
+                Turn::Wait(ahead) => {
+                    let message = match ahead {
+                        0 => "Waiting for a build slot (next in line)".to_owned(),
+                        n => format!("Waiting for a build slot ({n} ahead)"),
+                    };
+                    job.emit(EventBody::Status(StatusUpdate {
+                        code: StatusCode::Queued,
+                        message,
+                        progress: Some(25),
+                        build_status: Some(BuildStatus::Building),
+                    }))
+                    .await?;
+                }
+            }
+        }
+    }
+
+    /// Keeps the lockfile npm wrote (or the cache supplied) in the project's tree:
+    /// `builds/<id>` in `sources`, and the project's newest tree when it is still this
+    /// build's, so the next build of the project installs exactly these versions. Failing
+    /// to save it costs a later build time, never this one.
+    async fn keep_lockfile(&self, job: &Job, tree: FileTree, lockfile: &str) {
+        let build_id = &job.command.build_id;
+        let mut kept = tree.clone();
+        kept.insert("package-lock.json".into(), lockfile.to_owned());
+        if let Err(error) = self.sources.save(build_id, None, &kept).await {
+            tracing::warn!(%error, "could not keep the lockfile with the build's sources");
+            return;
+        }
+        if let Some(project) = job.command.project_id.as_deref() {
+            match self.sources.of_project(project).await {
+                Ok(Some(newest)) if newest == tree => {
+                    if let Err(error) = self.sources.save(build_id, Some(project), &kept).await {
+                        tracing::warn!(%error, "could not keep the lockfile with the project");
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "could not read the project's sources"),
+            }
+        }
     }
 }
 
@@ -436,31 +495,6 @@ mod tests {
         assert!(
             refused.to_string().contains("BUILDWIRE_SANDBOX"),
             "{refused}"
-        );
-    }
-
-    #[test]
-    fn dist_must_be_a_real_directory() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let host_dir = tmp.path().join("host");
-        std::fs::create_dir(&host_dir).expect("host dir");
-        std::fs::write(host_dir.join("index.html"), "<html>").expect("index");
-        std::fs::write(host_dir.join("jwt-keys"), "secret").expect("secret");
-        let dist = tmp.path().join("dist");
-        std::os::unix::fs::symlink(&host_dir, &dist).expect("symlink");
-        assert!(
-            matches!(dist_files(&dist), Err(StageError::Fatal { code, .. }) if code == "NO_OUTPUT")
-        );
-
-        std::fs::remove_file(&dist).expect("unlink");
-        std::fs::create_dir(&dist).expect("dist");
-        std::fs::write(dist.join("index.html"), "<html>").expect("index");
-        std::os::unix::fs::symlink(&host_dir, dist.join("linked")).expect("symlink");
-        let files = dist_files(&dist).expect("real dist");
-        assert_eq!(
-            files,
-            [("index.html".to_owned(), 6)],
-            "links inside are skipped"
         );
     }
 }

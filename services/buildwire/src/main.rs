@@ -1,7 +1,7 @@
 //! `buildwire`: one binary, a subcommand per service. Subcommands arrive with the services
 //! that own them; today: `up` (managed NATS, definitions, every service), `edge` (HTTP
-//! API and event streams), `openapi` (print the API spec) and `tail` (operators' view of
-//! events).
+//! API and event streams), the stages, `record`, `notify` (webhooks to the main app),
+//! `openapi` (print the API spec) and `tail` (operators' view of events).
 
 mod demo;
 mod edge;
@@ -55,8 +55,14 @@ enum Command {
     Deploy,
     /// Runs the record service: every event into the database (build_events, build_progress).
     Record,
+    /// Runs the notifier: terminal events (and, when configured, status events) to
+    /// MAIN_APP_URL as signed Standard Webhooks.
+    Notify,
     /// Applies the database migrations (DATABASE_URL, else SQLite under the data dir).
     Migrate,
+    /// Applies the NATS definitions (as NATS_USER, normally `admin`; R3 on a cluster) and
+    /// the database migrations, then exits: a deployment's one-shot setup step.
+    Setup,
     /// Prints the OpenAPI document of the HTTP API (as served at /openapi.json).
     Openapi,
     /// Prints build events as they are stored: one build (with its history) or all new ones.
@@ -69,8 +75,30 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The name this process has in traces (`buildwire-<name>`, `OTEL_SERVICE_NAME` wins).
+    fn service_name(&self) -> &'static str {
+        match self {
+            Command::Up | Command::Demo { .. } => "buildwire",
+            Command::Edge => "edge",
+            Command::Plan => "plan",
+            Command::Execute => "execute",
+            Command::Build => "build",
+            Command::Deploy => "deploy",
+            Command::Record => "record",
+            Command::Notify => "notify",
+            Command::Migrate => "migrate",
+            Command::Setup => "setup",
+            Command::Openapi => "openapi",
+            Command::Tail { .. } => "tail",
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
+    // One TLS provider for every HTTP client (Cloudflare, webhooks, LLMs).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let config = match Config::load() {
         Ok(config) => config,
@@ -79,9 +107,13 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(err) = telemetry::check(&config) {
+        eprintln!("buildwire: {err}");
+        return ExitCode::from(2);
+    }
     match &cli.command {
         Command::Demo { verbose: false, .. } => demo::quiet_logs(&config),
-        _ => telemetry::init(&config),
+        command => telemetry::init_for(&config, command.service_name()),
     }
     let result = match cli.command {
         Command::Demo {
@@ -105,7 +137,9 @@ async fn main() -> ExitCode {
             .await
             .map_err(|e| e as _),
         Command::Record => stages::serve_record(config).await.map_err(|e| e as _),
+        Command::Notify => stages::serve_notify(config).await.map_err(|e| e as _),
         Command::Migrate => stages::migrate(config).await.map_err(|e| e as _),
+        Command::Setup => stages::setup(config).await.map_err(|e| e as _),
         Command::Openapi => {
             println!("{}", buildwire_edge::api::service().spec());
             Ok(())
@@ -114,6 +148,8 @@ async fn main() -> ExitCode {
             tail::run(config, build_id, json).await.map_err(Into::into)
         }
     };
+    // Spans still buffered go to the OTLP endpoint before the process ends.
+    telemetry::shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

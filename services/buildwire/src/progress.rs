@@ -1,6 +1,8 @@
 //! The demo's terminal view of a build, as in the plan's sketch: a line per step with a
 //! spinner while it runs, then a tick (or a cross) and its duration. Without a terminal
-//! (CI, pipes) the same lines are printed plainly when each step ends.
+//! (CI, pipes) the same lines are printed plainly when each step ends. A file the model is
+//! writing shows beside its task ("Creating src/App.tsx... 120 lines"), auto-fix attempts
+//! as their own steps, and the tokens a build used with its result.
 
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
@@ -14,6 +16,8 @@ pub struct Progress {
     tty: bool,
     current: Option<Step>,
     started: Instant,
+    /// LLM tokens reported so far (`usage` events).
+    tokens: u64,
 }
 
 struct Step {
@@ -33,8 +37,15 @@ fn status_emoji(code: &str) -> &'static str {
         "COMPILE" | "LINT" | "TEST" => "🧪",
         "BUILD" | "OPTIMIZE" => "🔨",
         "DEPLOY" => "🚀",
+        "FIX" => "🩹",
         _ => "•",
     }
+}
+
+/// "Creating src/components/TodoList.tsx... 120 lines".
+fn file_line(path: &str, lines: u64) -> String {
+    let unit = if lines == 1 { "line" } else { "lines" };
+    format!("Creating {path}... {lines} {unit}")
 }
 
 fn seconds(elapsed: Duration) -> String {
@@ -50,6 +61,7 @@ impl Progress {
             tty,
             current: None,
             started: Instant::now(),
+            tokens: 0,
         };
         progress.line(&format!("▶ {title}"));
         progress
@@ -117,6 +129,26 @@ impl Progress {
                 }
                 self.finish("✔");
             }
+            "file_progress" => {
+                if let Some(step) = &self.current {
+                    step.bar.set_message(format!(
+                        "{}  {}",
+                        step.label,
+                        file_line(&text("path"), event["lines"].as_u64().unwrap_or(0))
+                    ));
+                }
+            }
+            "usage" => {
+                self.tokens += [
+                    "inputTokens",
+                    "outputTokens",
+                    "cacheCreationInputTokens",
+                    "cacheReadInputTokens",
+                ]
+                .iter()
+                .filter_map(|field| event[*field].as_u64())
+                .sum::<u64>();
+            }
             "build_progress" => {
                 if let (Some(step), Some(last)) = (
                     &self.current,
@@ -146,8 +178,12 @@ impl Progress {
             }
             "complete" => {
                 self.finish("✔");
+                let tokens = match self.tokens {
+                    0 => String::new(),
+                    n => format!(", {n} LLM tokens"),
+                };
                 self.line(&format!(
-                    "✔ {} (in {})",
+                    "✔ {} (in {}{tokens})",
                     text("message"),
                     seconds(self.started.elapsed())
                 ));
@@ -161,5 +197,20 @@ impl Progress {
             _ => {}
         }
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_being_written_reads_like_the_plan() {
+        assert_eq!(
+            file_line("src/components/TodoList.tsx", 120),
+            "Creating src/components/TodoList.tsx... 120 lines"
+        );
+        assert_eq!(file_line("a.ts", 1), "Creating a.ts... 1 line");
+        assert_eq!(status_emoji("FIX"), "🩹");
     }
 }

@@ -1,4 +1,5 @@
-//! `buildwire up`: the laptop stack in one process (edge, every stage, the recorder). Services still
+//! `buildwire up`: the laptop stack in one process (edge, every stage, the recorder, and the
+//! notifier when `MAIN_APP_URL` is set: without it there is nowhere to send). Services still
 //! talk only through NATS; with `NATS_URL` unset a managed nats-server runs under the data
 //! dir and stops with us. Each service has its own connection: with the managed server as
 //! its own role's user (the admin applies the definitions first), else as `NATS_USER` (or
@@ -32,6 +33,11 @@ impl Stack {
     /// Starts (or connects to) NATS, applies the definitions, starts the edge and the four
     /// stages.
     pub async fn start(mut config: Config) -> Result<Stack, Failure> {
+        // A refused webhook target stops the start before anything runs.
+        let notify = match &config.main_app_url {
+            Some(_) => Some(crate::stages::notify_options(&config).await?),
+            None => None,
+        };
         let stop = shutdown::on_signal();
         let managed = match &config.nats_url {
             Some(_) => None,
@@ -70,6 +76,17 @@ impl Stack {
             let ended = crate::stages::record(recorder_config, recorder_nats, recorder_stop).await;
             ("record service".to_string(), ended)
         });
+        if let Some(options) = notify {
+            let (config, nats, stop) = (
+                config.clone(),
+                connect(&config, managed.as_ref(), Role::Notify).await?,
+                stop.clone(),
+            );
+            services.spawn(async move {
+                let ended = crate::stages::notify(config, options, nats, stop).await;
+                ("notifier".to_string(), ended)
+            });
+        }
         tracing::info!(
             nats = %redact(&config.nats_url_or_default()),
             managed = managed.is_some(),

@@ -1,6 +1,9 @@
 //! Issue 4 end to end: `buildwire up` (edge + all four stages, one process, talking only
 //! through a real nats-server) turns prompts into previews with real npm; cancels stop
-//! npm; a hanging build is killed at its timeout.
+//! npm; a hanging build is killed at its timeout. Issue 20: every offline app (React +
+//! TypeScript + Tailwind) works in Chromium, builds beyond the host's slots wait in line
+//! and say so, the first build keeps its lockfile in the project's tree, and a follow-up
+//! with unchanged dependencies installs nothing.
 
 mod common;
 
@@ -83,6 +86,40 @@ impl Stack {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+    }
+
+    /// The preview's HTML and every script and stylesheet it loads, concatenated.
+    async fn bundle(&self, preview: &str) -> String {
+        let page = self.http.get(preview).send().await.expect("preview");
+        assert_eq!(page.status().as_u16(), 200);
+        let html = page.text().await.expect("html");
+        assert!(html.contains("<div id=\"root\">"), "{html}");
+        let mut bundle = html.clone();
+        for piece in html.split("./assets/").skip(1) {
+            let asset = piece.split('"').next().unwrap_or_default();
+            let url = format!("{preview}assets/{asset}");
+            let body = self.http.get(&url).send().await.expect("asset");
+            assert_eq!(body.status().as_u16(), 200, "{url}");
+            bundle.push_str(&body.text().await.expect("asset text"));
+        }
+        bundle
+    }
+
+    /// The full build log a finished build links.
+    async fn log(&self, events: &[Value]) -> String {
+        let url = events
+            .iter()
+            .rev()
+            .find_map(|e| e["buildLogUrl"].as_str())
+            .expect("a log URL");
+        self.http
+            .get(url)
+            .send()
+            .await
+            .expect("log")
+            .text()
+            .await
+            .expect("text")
     }
 
     async fn finished(&self, build_id: &str) -> Vec<Value> {
@@ -180,12 +217,10 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         .as_str()
         .expect("url")
         .to_string();
-    let page = stack.http.get(&preview).send().await.expect("preview");
-    assert_eq!(page.status().as_u16(), 200);
-    let html = page.text().await.expect("html");
+    let bundle = stack.bundle(&preview).await;
     assert!(
-        html.contains("theme-toggle") && html.contains("new-todo"),
-        "{html}"
+        bundle.contains("theme-toggle") && bundle.contains("new-todo"),
+        "the React app's code is served"
     );
     eprintln!("todo app: prompt to preview in {took:?}");
     // The full log behind a signed, expiring link; an altered link is refused.
@@ -238,7 +273,22 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
             .as_u16(),
         200
     );
-    in_chromium(&preview, false).await;
+    in_chromium("todo", &preview, &[]).await;
+    // The first build's lockfile is kept in its tree, so follow-ups install the same versions.
+    let nats = buildwire_testkit::connect(&fixture.url()).await;
+    let sources = buildwire_runtime::objects::Sources::open(&nats)
+        .await
+        .expect("sources");
+    for tree in [
+        sources.of_build(&id).await.expect("build tree"),
+        sources.of_project("proj-1").await.expect("project tree"),
+    ] {
+        let lock = tree.as_ref().and_then(|tree| tree.get("package-lock.json"));
+        assert!(
+            lock.is_some_and(|lock| lock.contains("\"node_modules/vite\"")),
+            "the lockfile is in the tree"
+        );
+    }
 
     // A follow-up starts from the parent's files and modifies them.
     let follow = stack
@@ -266,37 +316,133 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         .as_str()
         .expect("url")
         .to_string();
-    let html = stack
-        .http
-        .get(&preview)
-        .send()
-        .await
-        .expect("preview")
-        .text()
-        .await
-        .expect("html");
-    assert!(html.contains("id=\"search\""), "the new feature");
+    let bundle = stack.bundle(&preview).await;
+    assert!(bundle.contains("search-bar"), "the new feature");
     assert!(
-        html.contains("theme-toggle") && html.contains("new-todo"),
+        bundle.contains("theme-toggle") && bundle.contains("new-todo"),
         "the old ones"
     );
-    in_chromium(&preview, true).await;
+    // package.json and the lockfile did not change: nothing was installed.
+    let log = stack.log(&events).await;
+    assert!(
+        log.contains("node_modules: reused from this project's previous build"),
+        "{log}"
+    );
+    for step in ["$ npm install", "$ npm ci", "$ npm rebuild"] {
+        assert!(!log.contains(step), "{step} ran in a follow-up:\n{log}");
+    }
+    in_chromium("todo", &preview, &["--search"]).await;
 }
 
-/// Drives the todo app at `preview` in Debian's headless Chromium (tests/browser/todo.mjs):
-/// add two todos, complete one, toggle dark mode, reload, all persisted; with `search`,
-/// the follow-up's search filters them.
-async fn in_chromium(preview: &str, search: bool) {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_offline_app_works_in_chromium_and_waiting_builds_hear_their_place() {
+    let fixture = NatsFixture::start();
+    let stack = Stack::start(&fixture.url(), &[("BUILDWIRE_BUILD_CONCURRENCY", "1")]).await;
+    let apps: [(&str, &str, &[&str]); 5] = [
+        ("notes", "Make a notes app with dark mode", &[]),
+        ("kanban", "Build a kanban board", &[]),
+        ("timer", "Create a stopwatch timer", &[]),
+        (
+            "landing",
+            "a landing page for my bakery called Sweet Crumbs",
+            &["--title", "Sweet Crumbs"],
+        ),
+        (
+            "generic",
+            "a recipe manager with ingredients and cooking time",
+            &[
+                "--title",
+                "Recipe Manager",
+                "--fields",
+                "name,ingredients,cookingTime",
+            ],
+        ),
+    ];
+    // All at once, with one build slot: the others wait in line and are told their place.
+    let mut builds = Vec::new();
+    for (n, (kind, prompt, _)) in apps.iter().enumerate() {
+        let project = format!("apps-{n}");
+        let id = stack
+            .submit(json!({ "prompt": prompt, "userId": "user-1", "projectId": project }))
+            .await;
+        builds.push((*kind, id, project));
+    }
+    let mut told = Vec::new();
+    for ((kind, id, _), (_, _, args)) in builds.iter().zip(&apps) {
+        let events = stack.finished(id).await;
+        assert_eq!(
+            events.last().map(|e| e["type"].clone()),
+            Some(json!("complete")),
+            "{kind}: {:#?}",
+            summary(&events)
+        );
+        told.extend(
+            events
+                .iter()
+                .filter(|e| e["type"] == "status" && e["code"] == "QUEUED")
+                .filter_map(|e| e["message"].as_str())
+                .filter(|m| m.starts_with("Waiting for a build slot"))
+                .map(str::to_owned),
+        );
+        let preview = events.last().expect("complete")["previewUrl"]
+            .as_str()
+            .expect("url")
+            .to_string();
+        in_chromium(kind, &preview, args).await;
+    }
+    assert!(
+        told.iter().any(|m| m.ends_with("ahead)"))
+            && told.iter().any(|m| m.contains("next in line")),
+        "waiting builds were told their place: {told:?}"
+    );
+
+    // Follow-ups on the notes app: three changes at once, no install, every feature works.
+    let (_, parent, project) = &builds[0];
+    let follow = stack
+        .submit(json!({
+            "prompt": "Add a search feature and a counter, and make the header purple",
+            "userId": "user-1", "projectId": project, "parentBuildId": parent,
+        }))
+        .await;
+    let events = stack.finished(&follow).await;
+    assert_eq!(
+        events.last().map(|e| e["type"].clone()),
+        Some(json!("complete")),
+        "{:#?}",
+        summary(&events)
+    );
+    let log = stack.log(&events).await;
+    assert!(
+        log.contains("reused from this project's previous build"),
+        "{log}"
+    );
+    let preview = events.last().expect("complete")["previewUrl"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    in_chromium(
+        "notes",
+        &preview,
+        &["--search", "--counter", "--header", "rgb(124, 58, 237)"],
+    )
+    .await;
+}
+
+/// Drives the `kind` app at `preview` in Debian's headless Chromium
+/// (tests/browser/apps.mjs): its main interaction, dark mode, a reload keeping both, and
+/// what `args` ask for (`--search`, `--counter`, `--header <rgb>`, `--title`, `--fields`).
+async fn in_chromium(kind: &str, preview: &str, args: &[&str]) {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
         "playwright-core is missing: run scripts/setup"
     );
     let mut command = tokio::process::Command::new("node");
-    command.arg(dir.join("todo.mjs")).arg(preview);
-    if search {
-        command.arg("--search");
-    }
+    command
+        .arg(dir.join("apps.mjs"))
+        .arg(kind)
+        .arg(preview)
+        .args(args);
     let output = tokio::time::timeout(Duration::from_secs(120), command.output())
         .await
         .expect("the browser check finishes")

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use buildwire_schemas::api::ProblemCode;
 use poem::Request;
 use poem_openapi::SecurityScheme;
 use poem_openapi::auth::Bearer;
@@ -74,7 +75,7 @@ async fn check_service_key(req: &Request, bearer: Bearer) -> poem::Result<Bearer
     } else {
         Err(ApiError::new(
             poem::http::StatusCode::UNAUTHORIZED,
-            "SERVICE_KEY_INVALID",
+            ProblemCode::ServiceKeyInvalid,
             "the service key is not one of BUILDWIRE_SERVICE_KEYS",
         )
         .into())

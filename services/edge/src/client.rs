@@ -3,6 +3,7 @@
 //! `buildwire.js` (watchBuild), `progress.js` (the progress fold) and `react.js` (the
 //! hook; it imports `react`, so pages map that name with an import map or a bundler).
 
+use buildwire_schemas::api::ProblemCode;
 use poem::http::StatusCode;
 use poem::web::Path;
 use poem::{IntoResponse, Response, handler};
@@ -46,7 +47,7 @@ pub fn serve(files: &[StaticFile], name: &str, cache: &str) -> Result<Response, 
         let known: Vec<&str> = files.iter().map(|f| f.name).collect();
         ApiError::new(
             StatusCode::NOT_FOUND,
-            "NOT_FOUND",
+            ProblemCode::NotFound,
             format!("no file {name:?} here (there are {})", known.join(", ")),
         )
     })?;

@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use buildwire_schemas::api::{BuildAccepted, BuildToken, SubmitBuild};
+use buildwire_schemas::api::{BuildAccepted, BuildToken, ProblemCode, SubmitBuild};
 use poem::http::StatusCode;
 use poem::web::{Data, Json, Path};
 use poem::{IntoResponse, Request, Response, handler};
@@ -104,7 +104,7 @@ fn same_origin(req: &Request) -> Result<(), ApiError> {
     } else {
         Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "ORIGIN_NOT_ALLOWED",
+            ProblemCode::OriginNotAllowed,
             format!("the demo routes answer their own page only, not {origin}"),
         ))
     }
@@ -157,7 +157,7 @@ pub async fn refresh_token(
     if claims.uid != DEMO_USER {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
-            "NOT_A_DEMO_BUILD",
+            ProblemCode::NotADemoBuild,
             "the demo refreshes tokens of its own builds only",
         ));
     }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use buildwire_runtime::Config;
 use buildwire_runtime::breaker::{self, Breaker};
+use buildwire_schemas::api::ProblemCode;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use poem::http::StatusCode;
@@ -25,7 +26,7 @@ fn per_minute(n: u32, burst: u32) -> Quota {
     Quota::per_minute(rate).allow_burst(burst)
 }
 
-fn too_many(code: &'static str, detail: String, wait: Duration) -> ApiError {
+fn too_many(code: ProblemCode, detail: String, wait: Duration) -> ApiError {
     ApiError {
         retryable: true,
         retry_after: Some(wait.as_secs().max(1)),
@@ -130,7 +131,7 @@ impl Guards {
             self.metrics.circuit_open_refusals.inc();
             let wait = (until - now).to_std().unwrap_or(Duration::from_secs(1));
             return Err(too_many(
-                "CIRCUIT_OPEN",
+                ProblemCode::CircuitOpen,
                 format!(
                     "{} builds of this user failed fatally within {} s; submissions reopen at {}",
                     self.breaker_failures,
@@ -144,7 +145,7 @@ impl Guards {
         if let Err(not_until) = self.per_user.check_key(&user_id.to_string()) {
             self.refused("user");
             return Err(too_many(
-                "RATE_LIMITED",
+                ProblemCode::RateLimited,
                 "too many submissions from this user; slow down".into(),
                 not_until.wait_time_from(clock.now()),
             ));
@@ -152,7 +153,7 @@ impl Guards {
         if let Err(not_until) = self.global.check() {
             self.refused("global");
             return Err(too_many(
-                "RATE_LIMITED",
+                ProblemCode::RateLimited,
                 "this node is taking too many submissions; retry shortly".into(),
                 not_until.wait_time_from(clock.now()),
             ));
@@ -188,7 +189,7 @@ impl Guards {
         {
             self.refused("connect");
             return Err(too_many(
-                "RATE_LIMITED",
+                ProblemCode::RateLimited,
                 "too many new connections from this address".into(),
                 not_until.wait_time_from(DefaultClock::default().now()),
             ));
@@ -208,7 +209,7 @@ impl Guards {
                 "viewers_user"
             });
             return Err(too_many(
-                "VIEWER_QUOTA",
+                ProblemCode::ViewerQuota,
                 format!(
                     "too many open streams for this {scope} on this node; close one or retry later"
                 ),

@@ -2,9 +2,10 @@
 //!
 //! - [`api`]: the HTTP API (poem-openapi; spec at `/openapi.json`, docs at `/docs`).
 //! - [`tokens`], [`auth`]: build tokens (JWT keyring) and main-app service keys.
-//! - [`hub`]: the fan-out, one core NATS subscription per build with local viewers,
-//!   merged with [`history`] (batch Direct Get) so no viewer misses or repeats an event.
-//! - [`ws`], [`sse`]: the two stream transports over a [`hub::Viewer`].
+//! - [`log`]: one read model of a build's log (JetStream, the database below it).
+//! - [`hub`]: the fan-out (one live feed per build with local viewers, its window over
+//!   [`log`]) and the one stream session, so no viewer misses or repeats an event.
+//! - [`ws`], [`sse`]: the two transports; they only encode a [`hub::Session`]'s steps.
 //! - [`metrics`], [`problem`]: `/metrics` and problem+json errors.
 
 pub mod api;
@@ -14,9 +15,9 @@ pub mod demo;
 pub mod error;
 pub mod frame;
 pub mod guard;
-pub mod history;
 pub mod hub;
 pub mod listener;
+pub mod log;
 pub mod logs;
 pub mod metrics;
 pub mod owners;
@@ -33,8 +34,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use buildwire_runtime::Config;
+use buildwire_runtime::jetstream::bucket;
 use buildwire_runtime::nats::Nats;
 use buildwire_runtime::publish::Publisher;
+use buildwire_runtime::stage::CancelFlags;
+use buildwire_schemas::api::ProblemCode;
 use poem::middleware::{CatchPanic, Cors};
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Request, Route, get, post};
 use tokio_util::sync::CancellationToken;
@@ -100,7 +104,7 @@ async fn cap_body(mut req: Request) -> poem::Result<Request> {
     let too_large = || {
         problem::ApiError::new(
             poem::http::StatusCode::PAYLOAD_TOO_LARGE,
-            "PAYLOAD_TOO_LARGE",
+            ProblemCode::PayloadTooLarge,
             format!("request bodies are limited to {MAX_BODY} bytes"),
         )
     };
@@ -116,7 +120,7 @@ async fn cap_body(mut req: Request) -> poem::Result<Request> {
         .await
         .map_err(|err| match err {
             poem::error::ReadBodyError::PayloadTooLarge => too_large(),
-            other => problem::ApiError::bad_request("BAD_BODY", other.to_string()),
+            other => problem::ApiError::bad_request(ProblemCode::BadBody, other.to_string()),
         })?;
     req.set_body(bytes);
     Ok(req)
@@ -227,30 +231,40 @@ pub async fn start(
         }
     };
     let metrics = metrics::Metrics::new();
-    let history = history::History::new(nats.client.clone());
-    let store = open_store(config).await;
+    let jetstream = log::jetstream::JetStreamLog::new(nats.client.clone());
+    let database = open_store(config)
+        .await
+        .map(|store| Arc::new(log::database::DatabaseLog::new(store)) as Arc<dyn log::BuildLog>);
+    let signer = buildwire_runtime::signing::UrlSigner::from_keyring(&jwt_keys)?;
+    let hub = hub::Hub::new(
+        Arc::new(log::layered::Layered::new(
+            Arc::new(jetstream.clone()),
+            database,
+        )),
+        Arc::new(hub::live::NatsLive::new(
+            nats.client.clone(),
+            nats.resyncs.clone(),
+        )),
+        logs::Links::new(signer.clone(), &base),
+        metrics.clone(),
+        hub::HubOptions::with_linger(Duration::from_secs(config.feed_linger_secs)),
+        shutdown.clone(),
+    );
     let state = Arc::new(EdgeState {
         publisher: Publisher::new(nats.js.clone()),
-        hub: hub::Hub::new(
-            nats.client.clone(),
-            history,
-            nats.resyncs.clone(),
-            metrics.clone(),
-            store.clone(),
-            std::time::Duration::from_secs(config.feed_linger_secs),
-        ),
-        store,
+        hub,
+        jetstream,
         guards: guard::Guards::new(
             config,
             buildwire_runtime::breaker::Breaker::open(&nats).await,
             metrics.clone(),
         ),
-        idempotency: kv("idempotency").await?,
-        owners: owners::Owners::new(kv(owners::BUCKET).await?),
-        cancels: kv("cancel").await?,
+        idempotency: kv(bucket::IDEMPOTENCY).await?,
+        owners: owners::Owners::new(kv(bucket::OWNERS).await?),
+        cancels: CancelFlags::require(&nats).await?,
         artifacts: buildwire_runtime::objects::Artifacts::open(&nats).await?,
-        logs: buildwire_runtime::objects::Bucket::open(&nats, "logs").await?,
-        signer: buildwire_runtime::signing::UrlSigner::from_keyring(&jwt_keys)?,
+        logs: buildwire_runtime::objects::Bucket::open(&nats, bucket::LOGS).await?,
+        signer,
         nats,
         keyring,
         service_keys,

@@ -1,16 +1,24 @@
-//! `GET /v1/builds/{id}/logs/build?expires=&kid=&sig=`: a build's full log from the `logs`
-//! bucket behind the signed, expiring URL the build stage handed out (the signature is the
-//! authorization, so a browser can follow the link). Logs over 1 MiB are stored gzipped
-//! and sent with `Content-Encoding: gzip`.
+//! Full logs behind signed, expiring links.
+//!
+//! - `GET /v1/builds/{id}/logs/build?expires=&kid=&sig=`: a build's full log from the
+//!   `logs` bucket (the signature is the authorization, so a browser can follow the link).
+//!   Logs over 1 MiB are stored gzipped and sent with `Content-Encoding: gzip`.
+//! - [`Links`]: stored events and progress rows keep a reference to the log (its path);
+//!   the edge signs a fresh link each time it hands one out (API, history, WebSocket, SSE),
+//!   so a replayed event never carries an expired link.
 
 use std::sync::Arc;
 
+use buildwire_runtime::signing::UrlSigner;
+use buildwire_schemas::api::{BuildProgress, ProblemCode};
+use buildwire_schemas::{Event, EventBody};
 use poem::http::StatusCode;
 use poem::web::{Data, Path, Query};
 use poem::{IntoResponse, Response, handler};
 use serde::Deserialize;
 
 use crate::api::validate;
+use crate::frame::{Frame, Utf8Bytes};
 use crate::problem::ApiError;
 use crate::state::EdgeState;
 
@@ -22,16 +30,82 @@ pub struct Signed {
     sig: String,
 }
 
-/// The path a log URL signs.
-pub fn log_path(build_id: &str) -> String {
-    format!("/v1/builds/{build_id}/logs/build")
+/// The path a build log URL signs; also what a stored event keeps as its reference.
+pub use buildwire_schemas::commands::build_log_path as log_path;
+
+/// Signs log links on the way out.
+#[derive(Clone, Debug)]
+pub struct Links {
+    signer: UrlSigner,
+    base: String,
 }
 
-/// A fresh signed URL of `build_id`'s log.
-pub fn log_url(state: &EdgeState, build_id: &str) -> String {
-    let path = log_path(build_id);
-    let query = state.signer.sign(&path, chrono::Utc::now().timestamp());
-    format!("{}{path}?{query}", state.urls.base())
+impl Links {
+    /// Links under `base` (the public URL), signed by `signer`.
+    pub fn new(signer: UrlSigner, base: &str) -> Links {
+        Links {
+            signer,
+            base: base.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// A fresh signed URL of `path` (valid for the signer's lifetime from now).
+    fn sign(&self, path: &str) -> String {
+        let query = self.signer.sign(path, chrono::Utc::now().timestamp());
+        format!("{}{path}?{query}", self.base)
+    }
+
+    /// A fresh signed URL of `build_id`'s build log.
+    pub fn build_log(&self, build_id: &str) -> String {
+        self.sign(&log_path(build_id))
+    }
+
+    /// Replaces the event's log links by fresh ones: a build log link is re-signed for the
+    /// event's build whatever was stored (a reference, or an old signed URL); a deploy log
+    /// link is signed when it is a reference to this edge (`/v1/...`), kept otherwise (a
+    /// deploy target's own URL).
+    pub fn sign_event(&self, event: &mut Event) {
+        let fresh = || self.build_log(&event.build_id);
+        let url = match &mut event.body {
+            EventBody::BuildStarted(update)
+            | EventBody::BuildProgress(update)
+            | EventBody::BuildCompleted(update)
+            | EventBody::BuildFailed(update) => update.build_log_url.as_mut().map(|u| (u, true)),
+            EventBody::Complete(complete) => complete.build_log_url.as_mut().map(|u| (u, true)),
+            EventBody::DeployStarted(update)
+            | EventBody::DeployProgress(update)
+            | EventBody::DeployCompleted(update)
+            | EventBody::DeployFailed(update) => update.deploy_log_url.as_mut().map(|u| (u, false)),
+            _ => None,
+        };
+        match url {
+            Some((url, true)) => *url = fresh(),
+            Some((url, false)) if url.starts_with("/v1/") => *url = self.sign(url),
+            _ => {}
+        }
+    }
+
+    /// The build log link of a progress, fresh.
+    pub fn sign_progress(&self, progress: &mut BuildProgress) {
+        if progress.build_log_url.is_some() {
+            progress.build_log_url = Some(self.build_log(&progress.build_id));
+        }
+    }
+
+    /// The text to send for `frame`: its shared text, or, when it carries log links, the
+    /// event re-rendered with fresh ones.
+    pub fn frame_text(&self, frame: &Frame) -> Utf8Bytes {
+        match &frame.event {
+            Some(event) if frame.has_links() => {
+                let mut event = event.clone();
+                self.sign_event(&mut event);
+                serde_json::to_string(&event)
+                    .map(Utf8Bytes::from)
+                    .unwrap_or_else(|_| frame.text.clone())
+            }
+            _ => frame.text.clone(),
+        }
+    }
 }
 
 /// Serves the log when the signature holds.
@@ -51,7 +125,13 @@ pub async fn build_log(
             &signed.sig,
             chrono::Utc::now().timestamp(),
         )
-        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, "LOG_LINK_INVALID", e.to_string()))?;
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                ProblemCode::LogLinkInvalid,
+                e.to_string(),
+            )
+        })?;
     for (name, encoding) in [("build.log", None), ("build.log.gz", Some("gzip"))] {
         if let Some(data) = state.logs.get(&format!("{build_id}/{name}")).await? {
             let mut response = data
@@ -68,7 +148,7 @@ pub async fn build_log(
     }
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
-        "LOG_NOT_FOUND",
+        ProblemCode::LogNotFound,
         format!("build {build_id} has no stored log"),
     ))
 }

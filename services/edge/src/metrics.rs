@@ -24,7 +24,7 @@ pub struct TypeLabel {
     pub r#type: &'static str,
 }
 
-/// `reason="gap"|"reconnect"`.
+/// `reason="gap"|"reconnect"|"retry"`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabel {
     /// Why history was refetched.

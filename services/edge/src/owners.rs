@@ -5,13 +5,14 @@
 //! hold characters KV keys cannot).
 
 use async_nats::jetstream::kv::{self, CreateErrorKind};
+use buildwire_schemas::api::ProblemCode;
 use sha2::{Digest, Sha256};
 
-use crate::history::History;
+use crate::log::jetstream::JetStreamLog;
 use crate::problem::ApiError;
 
 /// The KV bucket.
-pub const BUCKET: &str = "owners";
+pub const BUCKET: &str = buildwire_runtime::jetstream::bucket::OWNERS;
 
 /// Header on a build's first event naming its user: the owner of builds submitted before
 /// KV `owners` held them.
@@ -30,7 +31,7 @@ fn key(kind: &str, id: &str) -> String {
 fn project_not_found(project_id: &str) -> ApiError {
     ApiError::new(
         poem::http::StatusCode::NOT_FOUND,
-        "PROJECT_NOT_FOUND",
+        ProblemCode::ProjectNotFound,
         format!("no project {project_id} is known for this user"),
     )
 }
@@ -38,7 +39,7 @@ fn project_not_found(project_id: &str) -> ApiError {
 fn parent_not_found(build_id: &str) -> ApiError {
     ApiError::new(
         poem::http::StatusCode::NOT_FOUND,
-        "PARENT_BUILD_NOT_FOUND",
+        ProblemCode::ParentBuildNotFound,
         format!("no build {build_id} is known for this user"),
     )
 }
@@ -80,7 +81,7 @@ impl Owners {
         &self,
         build_id: &str,
         user_id: &str,
-        history: &History,
+        history: &JetStreamLog,
     ) -> Result<(), ApiError> {
         if buildwire_schemas::subjects::check_build_id(build_id).is_err() {
             return Err(parent_not_found(build_id));

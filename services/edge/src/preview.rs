@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use buildwire_schemas::api::ProblemCode;
 use poem::http::StatusCode;
 use poem::web::{Data, Path, Redirect};
 use poem::{IntoResponse, Response, handler};
@@ -40,7 +41,7 @@ pub fn content_type(path: &str) -> &'static str {
 fn not_found(build_id: &str, path: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
-        "PREVIEW_NOT_FOUND",
+        ProblemCode::PreviewNotFound,
         format!("build {build_id} has no preview file {path:?}"),
     )
 }

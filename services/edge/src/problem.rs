@@ -4,7 +4,7 @@
 
 use std::marker::PhantomData;
 
-use buildwire_schemas::api::Problem;
+use buildwire_schemas::api::{Problem, ProblemCode};
 use poem::http::StatusCode;
 use poem::{IntoResponse, Response};
 use poem_openapi::ApiResponse;
@@ -26,7 +26,7 @@ pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,
     /// Machine-readable code.
-    pub code: &'static str,
+    pub code: ProblemCode,
     /// What went wrong in this case.
     pub detail: String,
     /// Whether the same request may succeed later.
@@ -37,7 +37,7 @@ pub struct ApiError {
 
 impl ApiError {
     /// A refusal that retrying will not fix.
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn new(status: StatusCode, code: ProblemCode, detail: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -48,12 +48,12 @@ impl ApiError {
     }
 
     /// 400.
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn bad_request(code: ProblemCode, detail: impl Into<String>) -> ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, detail)
     }
 
     /// 422: well-formed but invalid input.
-    pub fn invalid(code: &'static str, detail: impl Into<String>) -> ApiError {
+    pub fn invalid(code: ProblemCode, detail: impl Into<String>) -> ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
     }
 
@@ -61,7 +61,7 @@ impl ApiError {
     pub fn unknown_build(build_id: &str) -> ApiError {
         Self::new(
             StatusCode::NOT_FOUND,
-            "BUILD_NOT_FOUND",
+            ProblemCode::BuildNotFound,
             format!("no build {build_id} is known"),
         )
     }
@@ -71,7 +71,11 @@ impl ApiError {
         ApiError {
             retryable: true,
             retry_after: Some(DEFAULT_WAIT_SECS),
-            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", detail)
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                ProblemCode::Unavailable,
+                detail,
+            )
         }
     }
 
@@ -80,7 +84,7 @@ impl ApiError {
         Problem {
             problem_type: format!(
                 "https://buildwire.dev/problems/{}",
-                self.code.to_ascii_lowercase().replace('_', "-")
+                self.code.as_str().to_ascii_lowercase().replace('_', "-")
             ),
             title: self
                 .status
@@ -89,14 +93,14 @@ impl ApiError {
                 .to_string(),
             status: self.status.as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_string(),
+            code: self.code,
             retryable: self.retryable,
         }
     }
 }
 
-impl From<crate::history::HistoryError> for ApiError {
-    fn from(err: crate::history::HistoryError) -> Self {
+impl From<crate::log::LogError> for ApiError {
+    fn from(err: crate::log::LogError) -> Self {
         ApiError::unavailable(err.to_string())
     }
 }
@@ -242,20 +246,20 @@ impl<R: Refusals> ApiResponse for Refused<R> {
     }
 }
 
-fn code_for(status: StatusCode) -> &'static str {
+fn code_for(status: StatusCode) -> ProblemCode {
     match status.as_u16() {
-        400 => "BAD_REQUEST",
-        401 => "UNAUTHORIZED",
-        403 => "FORBIDDEN",
-        404 => "NOT_FOUND",
-        405 => "METHOD_NOT_ALLOWED",
-        411 => "LENGTH_REQUIRED",
-        413 => "PAYLOAD_TOO_LARGE",
-        415 => "UNSUPPORTED_MEDIA_TYPE",
-        422 => "INVALID_INPUT",
-        429 => "RATE_LIMITED",
-        503 => "UNAVAILABLE",
-        _ => "INTERNAL",
+        400 => ProblemCode::BadRequest,
+        401 => ProblemCode::Unauthorized,
+        403 => ProblemCode::Forbidden,
+        404 => ProblemCode::NotFound,
+        405 => ProblemCode::MethodNotAllowed,
+        411 => ProblemCode::LengthRequired,
+        413 => ProblemCode::PayloadTooLarge,
+        415 => ProblemCode::UnsupportedMediaType,
+        422 => ProblemCode::InvalidInput,
+        429 => ProblemCode::RateLimited,
+        503 => ProblemCode::Unavailable,
+        _ => ProblemCode::Internal,
     }
 }
 
@@ -279,7 +283,7 @@ pub fn api_error(err: &poem::Error) -> ApiError {
     };
     let mut api = ApiError::new(status, code_for(status), detail);
     if status == StatusCode::UNAUTHORIZED {
-        api.code = "SERVICE_KEY_REQUIRED";
+        api.code = ProblemCode::ServiceKeyRequired;
     }
     api
 }

@@ -3,10 +3,12 @@
 use async_nats::jetstream::kv;
 use buildwire_runtime::nats::Nats;
 use buildwire_runtime::publish::Publisher;
+use buildwire_runtime::stage::CancelFlags;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::ServiceKeys;
 use crate::hub::Hub;
+use crate::log::jetstream::JetStreamLog;
 use crate::metrics::Metrics;
 use crate::tokens::Keyring;
 
@@ -16,10 +18,11 @@ pub struct EdgeState {
     pub nats: Nats,
     /// Publishes commands and events with `Nats-Msg-Id`s.
     pub publisher: Publisher,
-    /// Live fan-out.
+    /// Live fan-out, and the build log every reader shares ([`Hub::log`]).
     pub hub: Hub,
-    /// The database (recorded events and progress), when reachable at start.
-    pub store: Option<buildwire_record::Store>,
+    /// `EVENTS` by Direct Get, for what only JetStream keeps: a build's first message's
+    /// headers (the submitting user) and request id.
+    pub jetstream: JetStreamLog,
     /// Rate limits, circuit breaker, stream quotas.
     pub guards: crate::guard::Guards,
     /// Build-token keys.
@@ -33,7 +36,7 @@ pub struct EdgeState {
     /// KV `owners`: which user owns each project and build, shared by every node.
     pub owners: crate::owners::Owners,
     /// KV `cancel`: cancel flags stages honour.
-    pub cancels: kv::Store,
+    pub cancels: CancelFlags,
     /// Bucket `artifacts`: built previews (`/preview/{id}/...`).
     pub artifacts: buildwire_runtime::objects::Artifacts,
     /// Bucket `logs`: full build logs.

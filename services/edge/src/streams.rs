@@ -1,21 +1,15 @@
-//! What both stream transports share: reading the cursor and token of a request,
-//! refusing bad ones before any upgrade, and opening the connection's [`Viewer`].
+//! What both stream transports share before a session opens: reading the cursor and token
+//! of a request, and refusing bad ones (problem+json) before any upgrade or body.
 
+use buildwire_schemas::api::ProblemCode;
 use poem::Request;
 use serde::Deserialize;
 
 use crate::api::validate;
-use crate::guard::ViewerTicket;
-use crate::hub::viewer::OpenError;
-use crate::hub::{Greeting, Viewer};
+use crate::hub::Session;
+use crate::hub::cursor::OpenError;
 use crate::problem::ApiError;
 use crate::state::EdgeState;
-
-/// The heartbeat tick of both transports: a stream that sent nothing since the previous
-/// tick gets a heartbeat (so one after 15 to 30 s of silence, under proxies' idle limits).
-pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(15);
-/// Events ready together are written as one run (one `send`), at most this many.
-pub const MAX_RUN: usize = 64;
 
 /// Query parameters of `/ws/builds/{id}` and `/events/{id}`.
 #[derive(Deserialize, Debug, Default)]
@@ -48,30 +42,30 @@ pub fn token<'a>(req: &'a Request, query: &'a StreamQuery) -> &'a str {
 }
 
 /// Checks the build id, the browser origin, the token and the quotas, then opens the
-/// viewer; the ticket holds the stream's place in the quotas.
+/// session (over `transport`, for metrics); it holds the stream's place in the quotas.
 pub async fn open(
     state: &EdgeState,
     req: &Request,
     build_id: &str,
     query: &StreamQuery,
     after: u64,
-) -> Result<(Viewer, Greeting, ViewerTicket), ApiError> {
+    transport: &'static str,
+) -> Result<Session, ApiError> {
     validate::build_id(build_id)?;
     if !state.origin_allowed(req.header("Origin")) {
         return Err(ApiError::new(
             poem::http::StatusCode::FORBIDDEN,
-            "ORIGIN_NOT_ALLOWED",
+            ProblemCode::OriginNotAllowed,
             "this origin is not in WEBSOCKET_CORS_ORIGIN",
         ));
     }
     let claims = state.keyring.verify(token(req, query), build_id)?;
     let address = req.remote_addr().as_socket_addr().map(|a| a.ip());
     let ticket = state.guards.viewer(address, build_id, &claims.uid)?;
-    let (viewer, greeting) = Viewer::open(&state.hub, build_id, after)
+    Session::open(&state.hub, build_id, after, transport, Some(ticket))
         .await
         .map_err(|err| match err {
             OpenError::UnknownBuild(id) => ApiError::unknown_build(&id),
-            OpenError::History(err) => err.into(),
-        })?;
-    Ok((viewer, greeting, ticket))
+            OpenError::Log(err) => err.into(),
+        })
 }

@@ -2,6 +2,7 @@
 //! signed with the first key of the `BUILDWIRE_JWT_KEYS` keyring and accepted under any
 //! key still in it, so secrets rotate without dropping clients.
 
+use buildwire_schemas::api::ProblemCode;
 use chrono::{DateTime, TimeZone, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation, errors::ErrorKind};
 use serde::{Deserialize, Serialize};
@@ -77,15 +78,15 @@ impl TokenError {
     }
 
     /// The problem `code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ProblemCode {
         match self {
-            TokenError::Missing => "TOKEN_MISSING",
-            TokenError::Malformed(_) => "TOKEN_MALFORMED",
-            TokenError::UnknownKey(_) => "TOKEN_UNKNOWN_KEY",
-            TokenError::BadSignature => "TOKEN_BAD_SIGNATURE",
-            TokenError::Expired => "TOKEN_EXPIRED",
-            TokenError::WrongBuild => "TOKEN_WRONG_BUILD",
-            TokenError::WrongScope => "TOKEN_WRONG_SCOPE",
+            TokenError::Missing => ProblemCode::TokenMissing,
+            TokenError::Malformed(_) => ProblemCode::TokenMalformed,
+            TokenError::UnknownKey(_) => ProblemCode::TokenUnknownKey,
+            TokenError::BadSignature => ProblemCode::TokenBadSignature,
+            TokenError::Expired => ProblemCode::TokenExpired,
+            TokenError::WrongBuild => ProblemCode::TokenWrongBuild,
+            TokenError::WrongScope => ProblemCode::TokenWrongScope,
         }
     }
 }

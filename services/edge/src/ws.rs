@@ -1,398 +1,235 @@
-//! `GET /ws/builds/{id}?token=&after=`: a build's events over WebSocket.
+//! `GET /ws/builds/{id}?token=&after=`: a build's [`Session`] over WebSocket. This file
+//! only does the handshake and the encoding: every step is one text frame, a run is
+//! flushed once, and the session's [`Disconnect`] is the close frame (its code, and itself
+//! as JSON for the reason).
 //!
-//! The server greets with `connected`, sends a `snapshot` when history is gone, then one
-//! text frame per event. Clients may send only `{"type":"resume","after":N}` and
-//! `{"type":"ping"}` (answered with `heartbeat`), each at most 1 KiB; anything else closes
-//! the socket with 1008 (policy) or 1009 (too big) and a reason. Every close says why and,
-//! where it matters, where to resume.
+//! The edge owns the tungstenite stream (poem only hands over the upgraded connection), so
+//! frames the protocol layer refuses are matched by their error type: 1009 for a message
+//! over the limit, 1007 for text that is not UTF-8, 1002 for any other protocol violation,
+//! as RFC 6455 (7.4.1) asks.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use buildwire_schemas::api::ClientMessage;
-use buildwire_schemas::events::{Connected, Heartbeat, Snapshot};
-use buildwire_schemas::{Event, EventBody};
+use buildwire_schemas::api::ProblemCode;
+use buildwire_schemas::stream::{Disconnect, DisconnectReason};
+use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
-use poem::web::websocket::{CloseCode, Message, WebSocket, WebSocketConfig, WebSocketStream};
+use poem::http::{StatusCode, header};
 use poem::web::{Data, Path, Query};
-use poem::{IntoResponse, Request, handler};
+use poem::{Request, Response, Upgraded, handler};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::error::{Error as WsError, ProtocolError};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{Message, Utf8Bytes};
 
-use crate::frame::Frame;
-use crate::history::HistoryError;
-use crate::hub::{End, Greeting, Next, Viewer};
-use crate::metrics::{ConnectionGuard, TransportLabel};
+use crate::hub::session::{Inbound, Inbox, MAX_CLIENT_MESSAGE};
+use crate::hub::{Out, Session, Step};
 use crate::problem::ApiError;
 use crate::state::EdgeState;
-use crate::streams::{self, HEARTBEAT, MAX_RUN, StreamQuery};
+use crate::streams::{self, StreamQuery};
 
-/// Largest message a client may send.
-pub const MAX_CLIENT_MESSAGE: usize = 1024;
 /// Frames beyond this are refused by the protocol layer itself.
 const MAX_FRAME: usize = 64 * 1024;
 /// Bytes read from a socket at a time. tungstenite zero-fills its whole read buffer before
 /// every read, so its 128 KiB default made every connection 128 KiB resident.
 const READ_BUFFER: usize = 1024;
 /// Bytes tungstenite buffers before it writes on its own; a run is flushed when it ends.
-/// A connection's write buffer keeps the capacity its largest run needed.
 const WRITE_BUFFER: usize = 8 * 1024;
 /// A write blocked this long means the client is gone or stuck: the socket is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a closing socket waits for the client's close reply.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Upgrades after every check passed; a refused handshake is a problem+json answer.
+type Socket = WebSocketStream<Upgraded>;
+
+/// The `Sec-WebSocket-Key` of a WebSocket handshake (400 for anything else).
+fn handshake_key(req: &Request) -> Result<&[u8], ApiError> {
+    let has = |name, token: &str| {
+        req.headers().get_all(name).iter().any(|v| {
+            v.to_str()
+                .is_ok_and(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case(token)))
+        })
+    };
+    let handshake = req.method() == poem::http::Method::GET
+        && has(header::UPGRADE, "websocket")
+        && has(header::CONNECTION, "upgrade")
+        && req.header(header::SEC_WEBSOCKET_VERSION) == Some("13");
+    match req.headers().get(header::SEC_WEBSOCKET_KEY) {
+        Some(key) if handshake => Ok(key.as_bytes()),
+        _ => Err(ApiError::bad_request(
+            ProblemCode::BadRequest,
+            "not a WebSocket handshake (GET with Upgrade: websocket, version 13)",
+        )),
+    }
+}
+
+/// Opens the session after every check passed, then switches protocols; a refused
+/// handshake is a problem+json answer.
 #[handler]
 pub async fn websocket(
     req: &Request,
     Path(build_id): Path<String>,
     Query(query): Query<StreamQuery>,
-    ws: WebSocket,
     Data(state): Data<&Arc<EdgeState>>,
-) -> Result<impl IntoResponse, ApiError> {
+) -> Result<Response, ApiError> {
+    let accept = derive_accept_key(handshake_key(req)?);
     let after = query.after.unwrap_or(0);
-    let (viewer, greeting, ticket) = streams::open(state, req, &build_id, &query, after).await?;
-    let state = state.clone();
-    let config = WebSocketConfig::default()
-        .max_message_size(Some(MAX_FRAME))
-        .max_frame_size(Some(MAX_FRAME))
+    let session = streams::open(state, req, &build_id, &query, after, "ws").await?;
+    let upgrade = req
+        .take_upgrade()
+        .map_err(|e| ApiError::bad_request(ProblemCode::BadRequest, e.to_string()))?;
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else {
+            return;
+        };
         // tungstenite's defaults reserve 128 KiB per connection for reading and buffer
-        // 128 KiB of writes; clients send at most 1 KiB and runs of events are flushed
-        // when they end, so small buffers cost nothing and keep idle viewers small.
-        .read_buffer_size(READ_BUFFER)
-        .write_buffer_size(WRITE_BUFFER);
-    Ok(ws.config(config).on_upgrade(move |socket| async move {
-        Session::run(socket, state, viewer, greeting).await;
-        drop(ticket);
-    }))
+        // 128 KiB of writes; clients send at most 1 KiB and runs are flushed when they end.
+        let config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME))
+            .max_frame_size(Some(MAX_FRAME))
+            .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(WRITE_BUFFER);
+        let socket = Socket::from_raw_socket(upgraded, Role::Server, Some(config)).await;
+        serve(socket, session).await;
+    });
+    Ok(Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .finish())
 }
 
-/// How a session ends.
-struct Closing {
-    code: CloseCode,
-    reason: String,
-}
-
-impl Closing {
-    fn new(code: CloseCode, reason: impl Into<String>) -> Closing {
-        let mut reason: String = reason.into();
-        // A close reason fits in 123 bytes.
-        while reason.len() > 123 {
-            reason.pop();
-        }
-        Closing { code, reason }
-    }
-}
-
-struct Session {
-    sink: futures::stream::SplitSink<WebSocketStream, Message>,
-    state: Arc<EdgeState>,
-    build_id: String,
-    request_id: String,
-}
-
-impl Session {
-    async fn run(
-        socket: WebSocketStream,
-        state: Arc<EdgeState>,
-        mut viewer: Viewer,
-        greeting: Greeting,
-    ) {
-        let _open = ConnectionGuard::open(&state.metrics, "ws");
-        let (sink, mut incoming) = socket.split();
-        let mut session = Session {
-            sink,
-            state,
-            build_id: viewer.build_id().to_string(),
-            request_id: greeting.request_id.clone(),
+/// Writes the session's steps until it ends or the client goes.
+async fn serve(socket: Socket, mut session: Session) {
+    let (mut sink, stream) = socket.split();
+    let mut inbox = Incoming(stream);
+    loop {
+        let written = match session.next(&mut inbox).await {
+            Step::Say(out) => Box::pin(write(&mut sink, std::iter::once(out))).await,
+            Step::Run(run) => Box::pin(write(&mut sink, run)).await,
+            Step::End(disconnect) => return Box::pin(close(sink, inbox, disconnect)).await,
+            Step::Gone => return,
         };
-        let closing = match Box::pin(session.greet(&greeting)).await {
-            Err(()) => return,
-            Ok(()) if greeting.finished => Closing::new(CloseCode::Normal, "build finished"),
-            Ok(()) => match session.serve(&mut viewer, &mut incoming).await {
-                Some(closing) => closing,
-                None => return,
-            },
-        };
-        if closing.code == CloseCode::Again {
-            session
-                .state
-                .metrics
-                .slow_viewer_closes
-                .get_or_create(&TransportLabel { transport: "ws" })
-                .inc();
-        }
-        Box::pin(session.close(closing, &mut incoming)).await;
-    }
-
-    fn event(&self, body: EventBody) -> Event {
-        Event::new(&self.build_id, &self.request_id, body)
-    }
-
-    async fn send_text(&mut self, text: String) -> Result<(), ()> {
-        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(Message::Text(text))).await {
-            Ok(Ok(())) => Ok(()),
-            _ => Err(()),
+        if written.is_err() {
+            return;
         }
     }
+}
 
-    async fn send_event(&mut self, event: &Event) -> Result<(), ()> {
-        let text = serde_json::to_string(event).map_err(|_| ())?;
-        self.send_text(text).await
+fn text(out: Out) -> Message {
+    match out {
+        Out::Event { text, .. }
+        | Out::Connected { text, .. }
+        | Out::Snapshot { text, .. }
+        | Out::Heartbeat { text } => Message::Text(text),
     }
+}
 
-    async fn greet(&mut self, greeting: &Greeting) -> Result<(), ()> {
-        let connected = self.event(EventBody::Connected(Connected {
-            last_seq: greeting.last_seq,
-            recovered: greeting.recovered,
-        }));
-        self.send_event(&connected).await?;
-        if let Some(progress) = &greeting.snapshot {
-            let mut snapshot = self.event(EventBody::Snapshot(Snapshot {
-                progress: progress.clone(),
-            }));
-            snapshot.seq = progress.last_seq;
-            self.send_event(&snapshot).await?;
+/// Writes each message, then flushes once.
+async fn write(
+    sink: &mut SplitSink<Socket, Message>,
+    outs: impl Iterator<Item = Out>,
+) -> Result<(), ()> {
+    for out in outs {
+        match tokio::time::timeout(WRITE_TIMEOUT, sink.feed(text(out))).await {
+            Ok(Ok(())) => {}
+            _ => return Err(()),
         }
-        Ok(())
     }
+    match tokio::time::timeout(WRITE_TIMEOUT, sink.flush()).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(()),
+    }
+}
 
-    /// Streams until the build ends, the client leaves or breaks the protocol, or the
-    /// node stops. `None`: the connection is gone, nothing to close.
-    ///
-    /// The viewer is polled before the socket's read half: while frames are ready they
-    /// are written in runs, and the client's messages are read once the run is out.
-    async fn serve(
-        &mut self,
-        viewer: &mut Viewer,
-        incoming: &mut futures::stream::SplitStream<WebSocketStream>,
-    ) -> Option<Closing> {
-        let shutdown = self.state.shutdown.clone();
-        // Made once: a fresh `cancelled()` per loop would register and deregister with
-        // the token on every frame.
-        let stopping = shutdown.cancelled();
-        tokio::pin!(stopping);
-        let mut heartbeat =
-            tokio::time::interval_at(tokio::time::Instant::now() + HEARTBEAT, HEARTBEAT);
-        let mut sent_since_tick = false;
+/// Sends the close frame, then lets the client's reply arrive so it sees a clean close.
+async fn close(mut sink: SplitSink<Socket, Message>, mut inbox: Incoming, end: Disconnect) {
+    let frame = CloseFrame {
+        code: CloseCode::from(end.code),
+        reason: Utf8Bytes::from(end.to_json()),
+    };
+    let sent = tokio::time::timeout(WRITE_TIMEOUT, sink.send(Message::Close(Some(frame)))).await;
+    if !matches!(sent, Ok(Ok(()))) {
+        return;
+    }
+    let _ = tokio::time::timeout(CLOSE_GRACE, async {
+        while let Some(Ok(message)) = inbox.0.next().await {
+            if message.is_close() {
+                break;
+            }
+        }
+    })
+    .await;
+}
+
+/// The client's side of the socket.
+struct Incoming(SplitStream<Socket>);
+
+impl Inbox for Incoming {
+    async fn recv(&mut self) -> Inbound {
         loop {
-            tokio::select! {
-                biased;
-                _ = &mut stopping => {
-                    return Some(Closing::new(
-                        CloseCode::Away,
-                        format!("server going away; resume after {}", viewer.cursor()),
-                    ));
+            return match self.0.next().await {
+                None | Some(Ok(Message::Close(_))) => Inbound::Closed,
+                Some(Ok(Message::Text(text))) => Inbound::Text(text),
+                Some(Ok(Message::Binary(data))) if data.len() > MAX_CLIENT_MESSAGE => {
+                    Inbound::Refused(DisconnectReason::MessageTooBig)
                 }
-                next = viewer.next() => {
-                    let end = match next {
-                        Ok(Next::Frame(frame)) => match Box::pin(self.send_run(frame, viewer)).await {
-                            Err(()) => return None,
-                            Ok(None) => {
-                                sent_since_tick = true;
-                                continue;
-                            }
-                            Ok(Some(end)) => Ok(end),
-                        },
-                        Ok(Next::End(end)) => Ok(end),
-                        Err(err) => Err(err),
-                    };
-                    return Some(self.ending(viewer, end));
+                Some(Ok(Message::Binary(_))) => {
+                    Inbound::Refused(DisconnectReason::UnsupportedMessage)
                 }
-                message = incoming.next() => match message {
-                    None | Some(Ok(Message::Close(_))) => return None,
-                    Some(Err(err)) => return refused_frame(&err),
-                    Some(Ok(Message::Text(text))) => {
-                        if let Some(closing) = Box::pin(self.on_client_message(viewer, &text)).await {
-                            return Some(closing);
-                        }
-                    }
-                    Some(Ok(Message::Binary(data))) => {
-                        if data.len() > MAX_CLIENT_MESSAGE {
-                            return Some(Closing::new(
-                                CloseCode::Size,
-                                format!("message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
-                            ));
-                        }
-                        return Some(Closing::new(
-                            CloseCode::Policy,
-                            "binary messages are not accepted: send JSON text",
-                        ));
-                    }
-                    Some(Ok(_)) => {} // ping/pong: answered by the protocol layer
-                },
-                _ = heartbeat.tick() => {
-                    if !std::mem::take(&mut sent_since_tick) {
-                        let beat = self.event(EventBody::Heartbeat(Heartbeat {}));
-                        if Box::pin(self.send_event(&beat)).await.is_err() {
-                            return None;
-                        }
-                    }
-                }
-            }
+                // Pings and pongs: answered by the protocol layer.
+                Some(Ok(_)) => continue,
+                Some(Err(err)) => refused(&err).map_or(Inbound::Closed, Inbound::Refused),
+            };
         }
-    }
-
-    /// Writes `first` and the frames ready behind it (at most [`MAX_RUN`]), then flushes
-    /// once. Returns the stream's end when the run reached it.
-    async fn send_run(
-        &mut self,
-        first: Arc<Frame>,
-        viewer: &mut Viewer,
-    ) -> Result<Option<End>, ()> {
-        let mut frame = first;
-        let mut written = 0;
-        let end = loop {
-            let text = Message::Text(frame.json.to_string());
-            match tokio::time::timeout(WRITE_TIMEOUT, self.sink.feed(text)).await {
-                Ok(Ok(())) => {}
-                _ => return Err(()),
-            }
-            self.state.metrics.delivered(&frame, frame.prev.is_some());
-            written += 1;
-            if written == MAX_RUN {
-                break None;
-            }
-            match viewer.try_next() {
-                Some(Next::Frame(more)) => frame = more,
-                Some(Next::End(end)) => break Some(end),
-                None => break None,
-            }
-        };
-        match tokio::time::timeout(WRITE_TIMEOUT, self.sink.flush()).await {
-            Ok(Ok(())) => Ok(end),
-            _ => Err(()),
-        }
-    }
-
-    /// How a stream closes when the viewer ends it.
-    fn ending(&self, viewer: &Viewer, end: Result<End, HistoryError>) -> Closing {
-        match end {
-            Ok(End::Finished) => Closing::new(CloseCode::Normal, "build finished"),
-            Ok(End::Slow) => Closing::new(
-                CloseCode::Again,
-                format!("slow consumer: resume after {}", viewer.cursor()),
-            ),
-            Err(err) => {
-                tracing::warn!(build_id = %self.build_id, %err, "stream history unavailable");
-                Closing::new(
-                    CloseCode::Error,
-                    format!("history unavailable; resume after {}", viewer.cursor()),
-                )
-            }
-        }
-    }
-
-    async fn on_client_message(&mut self, viewer: &mut Viewer, text: &str) -> Option<Closing> {
-        if text.len() > MAX_CLIENT_MESSAGE {
-            return Some(Closing::new(
-                CloseCode::Size,
-                format!("message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
-            ));
-        }
-        match serde_json::from_str::<ClientMessage>(text) {
-            Ok(ClientMessage::Resume { after }) => {
-                viewer.resume(after);
-                None
-            }
-            Ok(ClientMessage::Ping {}) => {
-                let beat = self.event(EventBody::Heartbeat(Heartbeat {}));
-                match self.send_event(&beat).await {
-                    Ok(()) => None,
-                    Err(()) => Some(Closing::new(CloseCode::Abnormal, "")),
-                }
-            }
-            Err(err) => Some(Closing::new(
-                CloseCode::Policy,
-                format!(
-                    "unsupported message (expected resume or ping): {}",
-                    err.to_string().chars().take(60).collect::<String>()
-                ),
-            )),
-        }
-    }
-
-    async fn close(
-        mut self,
-        closing: Closing,
-        incoming: &mut futures::stream::SplitStream<WebSocketStream>,
-    ) {
-        if closing.code == CloseCode::Abnormal {
-            return;
-        }
-        let frame = Message::Close(Some((closing.code, closing.reason)));
-        if tokio::time::timeout(WRITE_TIMEOUT, self.sink.send(frame))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        // Let the client's close reply arrive so it sees a clean close.
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            while let Some(Ok(message)) = incoming.next().await {
-                if message.is_close() {
-                    break;
-                }
-            }
-        })
-        .await;
     }
 }
 
-/// The close for a frame the WebSocket layer refused, as RFC 6455 (7.4.1) asks: 1009 for
-/// a message over the limit, 1007 for text that is not UTF-8, 1002 for any other protocol
-/// violation (an unmasked frame, a control frame over 125 bytes, a reserved opcode or
-/// bit). `None` for I/O errors: the connection is gone, nothing can be sent. poem hands
-/// tungstenite's errors over as text (`io::ErrorKind::Other`), so that text is read here
-/// and nowhere else.
-fn refused_frame(err: &std::io::Error) -> Option<Closing> {
-    if err.kind() != std::io::ErrorKind::Other {
-        return None;
+/// Why the protocol layer refused a frame; `None` when the connection is gone (nothing can
+/// be sent).
+fn refused(err: &WsError) -> Option<DisconnectReason> {
+    match err {
+        WsError::Capacity(_) => Some(DisconnectReason::MessageTooBig),
+        WsError::Utf8(_) => Some(DisconnectReason::InvalidUtf8),
+        WsError::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake
+            | ProtocolError::SendAfterClosing
+            | ProtocolError::ReceivedAfterClosing,
+        ) => None,
+        WsError::Protocol(_) => Some(DisconnectReason::ProtocolError),
+        _ => None,
     }
-    let text = err.to_string();
-    if text.contains("Space limit exceeded") || text.contains("too long") {
-        return Some(Closing::new(
-            CloseCode::Size,
-            format!("message too big: at most {MAX_CLIENT_MESSAGE} bytes"),
-        ));
-    }
-    if text.contains("UTF-8") || text.contains("utf-8") {
-        return Some(Closing::new(
-            CloseCode::Invalid,
-            "text frame is not valid UTF-8",
-        ));
-    }
-    let detail = text
-        .strip_prefix("WebSocket protocol error: ")
-        .unwrap_or(&text);
-    Some(Closing::new(
-        CloseCode::Protocol,
-        format!("protocol error: {detail}"),
-    ))
 }
 
 #[cfg(test)]
 mod tests {
+    use tokio_tungstenite::tungstenite::error::CapacityError;
+
     use super::*;
 
-    fn code_for(text: &str) -> Option<CloseCode> {
-        refused_frame(&std::io::Error::other(text)).map(|c| c.code)
-    }
-
     #[test]
-    fn refused_frames_get_the_rfc_close_codes() {
+    fn refused_frames_map_to_the_rfc_close_codes_by_type() {
+        let code = |err: WsError| refused(&err).map(|r| r.close_code());
+        let too_long = CapacityError::MessageTooLong {
+            size: 2000,
+            max_size: 1024,
+        };
+        assert_eq!(code(WsError::Capacity(too_long)), Some(1009));
+        assert_eq!(code(WsError::Utf8("bad".into())), Some(1007));
         assert_eq!(
-            code_for("Space limit exceeded: Message too long: 2000 > 1024"),
-            Some(CloseCode::Size)
+            code(WsError::Protocol(ProtocolError::UnmaskedFrameFromClient)),
+            Some(1002)
         );
-        assert_eq!(code_for("UTF-8 encoding error"), Some(CloseCode::Invalid));
         assert_eq!(
-            code_for("WebSocket protocol error: Received an unmasked frame from client"),
-            Some(CloseCode::Protocol)
-        );
-        assert_eq!(
-            refused_frame(&std::io::Error::from(std::io::ErrorKind::ConnectionReset))
-                .map(|c| c.code),
+            code(WsError::Protocol(
+                ProtocolError::ResetWithoutClosingHandshake
+            )),
             None
         );
+        assert_eq!(code(WsError::ConnectionClosed), None);
     }
 }

@@ -1,13 +1,15 @@
 //! The execute stage (`build.*.cmd.execute`): runs the plan's tasks in order. Each task asks
-//! the LLM provider for files, checks every path (nothing may leave the project), applies
+//! the LLM provider for files (viewers see them being written as `file_progress`, and the
+//! task's tokens as `usage`), checks every path (nothing may leave the project), applies
 //! them to the project tree and reports `task_completed` with `filesCreated` /
-//! `filesModified` (or `task_failed`). The finished tree is saved to `sources` (so a
-//! follow-up starts from it on any host) and the build goes to `build`.
+//! `filesModified` (or `task_failed`, then `execute_failed` with `code`, `retryable` and
+//! `suggestedAction` for a model or provider failure). The finished tree is saved to
+//! `sources` (so a follow-up starts from it on any host) and the build goes to `build`.
 
 use std::sync::Arc;
 
 use buildwire_llm::Provider;
-use buildwire_plan::{llm_error, starting_files};
+use buildwire_plan::{LlmStep, fail_llm, starting_files};
 use buildwire_runtime::objects::{FileTree, Sources};
 use buildwire_runtime::paths;
 use buildwire_runtime::stage::{Job, StageError, StageHandler};
@@ -24,7 +26,10 @@ pub struct ExecuteStage {
 impl ExecuteStage {
     /// An execute stage over `provider`, saving trees to `sources`.
     pub fn new(provider: Arc<dyn Provider>, sources: Sources) -> ExecuteStage {
-        ExecuteStage { provider, sources }
+        ExecuteStage {
+            provider: buildwire_plan::TracedProvider::wrap(provider),
+            sources,
+        }
     }
 }
 
@@ -61,14 +66,32 @@ impl StageHandler for ExecuteStage {
                 None,
             )))
             .await?;
-            let written = buildwire_llm::write_task(
+            let step = LlmStep::new(Stage::Execute, Some(&planned.id));
+            let mut observe = step.observer();
+            let prompt = job.command.prompt.clone();
+            let call = buildwire_llm::write_task_observed(
                 self.provider.as_ref(),
-                &job.command.prompt,
+                &prompt,
                 planned,
                 &files,
-            )
-            .await
-            .map_err(|e| llm_error("TASK_INVALID", e))?;
+                &mut observe,
+            );
+            let written = match step.drive(job, call).await? {
+                Ok(written) => written,
+                Err(err) => {
+                    let details = TaskDetails {
+                        error: Some(err.to_string()),
+                        ..TaskDetails::default()
+                    };
+                    job.emit(EventBody::TaskFailed(task(
+                        &planned.id,
+                        &planned.name,
+                        Some(details),
+                    )))
+                    .await?;
+                    return fail_llm(job, &err).await;
+                }
+            };
             // Every path is checked before anything of the task is applied.
             let mut checked = Vec::with_capacity(written.len());
             for mut file in written {

@@ -1,26 +1,53 @@
-//! What the plan and execute stages call: one completion each, offering one tool, turned
-//! into wire types (`Plan`) or files.
+//! What the plan, execute and build stages call: one completion each, offering one tool,
+//! turned into wire types (`Plan`) or files. The `*_observed` forms also hand every delta
+//! to a callback as it arrives (live [`Delta::ToolProgress`], [`Delta::Usage`],
+//! [`Delta::Retry`]) and return a [`CallSummary`]; the plain forms are the same without.
 
 use buildwire_schemas::events::{Plan, PlanTask};
 use futures::StreamExt;
 
 use crate::tools::{self, SUBMIT_PLAN, WRITE_FILE};
-use crate::{Completion, Delta, LlmError, ProjectFile, Provider, apply_writes};
+use crate::{Completion, Delta, LlmError, ProjectFile, Provider, Usage, apply_writes};
 
-/// System instructions for planning.
-pub const PLAN_SYSTEM: &str = "You plan small web apps built with Vite and plain JavaScript \
-(no frameworks). The project has package.json (private, \"type\": \"module\", script \
-`build: vite build`, devDependency vite 5.4.11), vite.config.js with `base: './'`, \
-index.html, src/main.js and src/style.css. When project files are given, the request \
-changes that existing app: plan only the changes and keep every existing feature working. \
-Call `submit_plan` exactly once with the ordered tasks; each task writes one or more files.";
+/// System instructions for planning (`src/prompts/plan.md`).
+pub const PLAN_SYSTEM: &str = include_str!("prompts/plan.md");
 
-/// System instructions for carrying out one task.
-pub const WRITE_SYSTEM: &str = "You write the files of a small web app built with Vite and \
-plain JavaScript (no frameworks). Carry out only the given task. For every file the task \
-creates or changes, call `write_file` with its path relative to the project root and its \
-complete new content. Keep every existing feature working. Escape user text before putting \
-it into HTML. Never write outside the project.";
+/// System instructions for carrying out one task (`src/prompts/write.md`).
+pub const WRITE_SYSTEM: &str = include_str!("prompts/write.md");
+
+/// System instructions for fixing a failed build (`src/prompts/fix.md`).
+pub const FIX_SYSTEM: &str = include_str!("prompts/fix.md");
+
+/// The id of the task [`fix_build`] hands the model.
+pub const FIX_TASK_ID: &str = "fix-build";
+
+/// A callback that sees every delta of a completion as it arrives (sync: push to a
+/// channel or a batcher to emit events from it).
+pub type Observer<'a> = &'a mut (dyn FnMut(&Delta) + Send);
+
+/// What a stage call used, besides its answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CallSummary {
+    /// Tokens of every model call it made, summed (provider and model named).
+    pub usage: Usage,
+    /// Model calls (turns) that reported usage (servers that report none count 0).
+    pub calls: u32,
+    /// Retries it spent.
+    pub retries: u32,
+}
+
+impl CallSummary {
+    fn see(&mut self, delta: &Delta) {
+        match delta {
+            Delta::Usage(usage) => {
+                self.usage.add(usage);
+                self.calls += 1;
+            }
+            Delta::Retry { .. } => self.retries += 1,
+            _ => {}
+        }
+    }
+}
 
 /// Asks `provider` for a plan for `prompt` (a new app when `files` is empty, otherwise a
 /// change to those files). The first `submit_plan` call is the answer; none, or an invalid
@@ -31,6 +58,18 @@ pub async fn plan(
     prompt: &str,
     files: &[ProjectFile],
 ) -> Result<Plan, LlmError> {
+    Ok(plan_observed(provider, prompt, files, &mut |_| {}).await?.0)
+}
+
+/// [`plan`], handing every delta to `observe` and returning what the call used. The
+/// completion is dropped (its request aborted) as soon as `submit_plan` arrives. On an
+/// error, the usage so far was seen by `observe` only.
+pub async fn plan_observed(
+    provider: &dyn Provider,
+    prompt: &str,
+    files: &[ProjectFile],
+    observe: Observer<'_>,
+) -> Result<(Plan, CallSummary), LlmError> {
     let mut answer = provider.complete(Completion {
         system: PLAN_SYSTEM.into(),
         prompt: prompt.into(),
@@ -39,20 +78,26 @@ pub async fn plan(
         tools: vec![tools::submit_plan()],
     });
     let mut said = String::new();
+    let mut summary = CallSummary::default();
     while let Some(delta) = answer.next().await {
-        match delta? {
+        let delta = delta?;
+        summary.see(&delta);
+        observe(&delta);
+        match delta {
             Delta::Text(text) => said.push_str(&text),
             Delta::ToolUse { name, input, .. } if name == SUBMIT_PLAN => {
                 let tasks = tools::parse_plan_input(&input)?;
-                return Ok(Plan {
+                let plan = Plan {
                     id: plan_id(prompt, &tasks),
                     total_estimated_time: tasks.iter().map(|task| task.estimated_duration).sum(),
                     tasks,
-                });
+                };
+                return Ok((plan, summary));
             }
             Delta::ToolUse { name, .. } => {
                 tracing::warn!(provider = provider.name(), tool = %name, "ignoring an unexpected tool call while planning");
             }
+            Delta::ToolProgress { .. } | Delta::Usage(_) | Delta::Retry { .. } => {}
         }
     }
     Err(LlmError::MissingToolCall {
@@ -72,8 +117,55 @@ pub async fn write_task(
     task: &PlanTask,
     files: &[ProjectFile],
 ) -> Result<Vec<ProjectFile>, LlmError> {
+    Ok(
+        write_task_observed(provider, prompt, task, files, &mut |_| {})
+            .await?
+            .0,
+    )
+}
+
+/// [`write_task`], handing every delta to `observe` (the files being written arrive as
+/// [`Delta::ToolProgress`]) and returning what the call used.
+pub async fn write_task_observed(
+    provider: &dyn Provider,
+    prompt: &str,
+    task: &PlanTask,
+    files: &[ProjectFile],
+    observe: Observer<'_>,
+) -> Result<(Vec<ProjectFile>, CallSummary), LlmError> {
+    write_files(provider, WRITE_SYSTEM, prompt, task, files, observe).await
+}
+
+/// Asks `provider` to fix a project whose `npm run build` failed: `log_tail` (the build
+/// log's last lines) goes to the model with the project's `files` and the user's
+/// `prompt`, under the task [`FIX_TASK_ID`]; returns the files it rewrote, like
+/// [`write_task_observed`].
+pub async fn fix_build(
+    provider: &dyn Provider,
+    prompt: &str,
+    log_tail: &str,
+    files: &[ProjectFile],
+    observe: Observer<'_>,
+) -> Result<(Vec<ProjectFile>, CallSummary), LlmError> {
+    let task = PlanTask {
+        id: FIX_TASK_ID.into(),
+        name: "Fix the build".into(),
+        description: format!("`npm run build` failed. The end of its log:\n{log_tail}"),
+        estimated_duration: 30_000,
+    };
+    write_files(provider, FIX_SYSTEM, prompt, &task, files, observe).await
+}
+
+async fn write_files(
+    provider: &dyn Provider,
+    system: &str,
+    prompt: &str,
+    task: &PlanTask,
+    files: &[ProjectFile],
+    observe: Observer<'_>,
+) -> Result<(Vec<ProjectFile>, CallSummary), LlmError> {
     let mut answer = provider.complete(Completion {
-        system: WRITE_SYSTEM.into(),
+        system: system.into(),
         prompt: prompt.into(),
         files: files.to_vec(),
         task: Some(task.clone()),
@@ -81,8 +173,12 @@ pub async fn write_task(
     });
     let mut said = String::new();
     let mut written = Vec::new();
+    let mut summary = CallSummary::default();
     while let Some(delta) = answer.next().await {
-        match delta? {
+        let delta = delta?;
+        summary.see(&delta);
+        observe(&delta);
+        match delta {
             Delta::Text(text) => said.push_str(&text),
             Delta::ToolUse { name, input, .. } if name == WRITE_FILE => {
                 let file = tools::parse_write_file(&input)?;
@@ -91,6 +187,7 @@ pub async fn write_task(
             Delta::ToolUse { name, .. } => {
                 tracing::warn!(provider = provider.name(), tool = %name, task = %task.id, "ignoring an unexpected tool call while writing");
             }
+            Delta::ToolProgress { .. } | Delta::Usage(_) | Delta::Retry { .. } => {}
         }
     }
     if written.is_empty() {
@@ -99,7 +196,7 @@ pub async fn write_task(
             detail: format!("task `{}` wrote no files; {}", task.id, replied(&said)),
         });
     }
-    Ok(written)
+    Ok((written, summary))
 }
 
 /// What the model said instead of calling the tool, shortened for an error message.

@@ -1,7 +1,9 @@
-//! Every offline app, and the todo app after each follow-up, must install and build with
-//! the real npm (`npm install`, `npm run build`) into a `dist/` whose `index.html` loads
-//! its assets through relative paths (previews are served under `/preview/<buildId>/`).
-//! Needs Node 20 and npm on `PATH` and the npm registry; fails (never skips) without them.
+//! Every offline app (React + TypeScript + Tailwind on Vite), and the todo app after each
+//! follow-up, must install and build with the real npm (`npm install`, `npm run build`,
+//! which type-checks with `tsc --noEmit` before `vite build`) into a `dist/` whose
+//! `index.html` loads its assets through relative paths (previews are served under
+//! `/preview/<buildId>/`); a type error must fail the build. Needs Node 20 and npm on
+//! `PATH` and the npm registry; fails (never skips) without them.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -118,6 +120,11 @@ fn build(dir: &Path, cache: &Path) -> String {
         cache,
         &["install", "--prefer-offline", "--no-audit", "--no-fund"],
     );
+    built(dir, cache)
+}
+
+/// `npm run build` in `dir` (installed already), checked as [`build`] does.
+fn built(dir: &Path, cache: &Path) -> String {
     npm(dir, cache, &["run", "build"]);
     let dist = dir.join("dist");
     let html = std::fs::read_to_string(dist.join("index.html"))
@@ -152,7 +159,10 @@ fn offline_apps_and_follow_ups_build_with_npm() {
         .unwrap_or_else(|error| panic!("cannot run node ({error}): install Node 20 and npm"));
     eprintln!("node {}", String::from_utf8_lossy(&node.stdout).trim());
     let cache = cache_dir();
-    let root = tempfile::tempdir().expect("temp dir");
+    // BUILDWIRE_KEEP_APPS=<dir> keeps the built projects there (to look at or serve).
+    let kept = std::env::var_os("BUILDWIRE_KEEP_APPS").map(PathBuf::from);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let root = kept.as_deref().unwrap_or(temp.path());
     let started = Instant::now();
 
     let apps = [
@@ -162,27 +172,40 @@ fn offline_apps_and_follow_ups_build_with_npm() {
         ("timer", "Create a stopwatch timer", "lap-item"),
         (
             "landing",
-            "Landing page for a coffee shop",
+            "a landing page for my bakery called Sweet Crumbs",
             "signup-message",
         ),
-        ("generic", "Create a recipe manager <b>&</b>", "item-delete"),
+        (
+            "generic",
+            "a recipe manager with ingredients and cooking time <b>&</b>",
+            "cookingTime",
+        ),
     ];
     let mut todo = Vec::new();
     for (name, prompt, marker) in apps {
         eprintln!("{name}: {prompt}");
         let files = generate(prompt, &[]);
-        let dir = root.path().join(name);
+        assert!(
+            files
+                .iter()
+                .any(|f| f.path.starts_with("src/components/") && f.path.ends_with(".tsx")),
+            "{name}: React components"
+        );
+        let dir = root.join(name);
         write_project(&dir, &files);
         let bundle = build(&dir, &cache);
-        assert!(bundle.contains(marker), "{name}: built code lacks {marker}");
+        for wanted in [marker, "theme-toggle"] {
+            assert!(bundle.contains(wanted), "{name}: built code lacks {wanted}");
+        }
         if name == "todo" {
             todo = files;
         }
     }
 
-    // Follow-ups, applied one after another to the todo app.
+    // Follow-ups, applied one after another to the todo app, built against its install.
+    let installed = root.join("todo/node_modules");
     let follow_ups = [
-        ("search", "Add a search feature", "data-search-hidden"),
+        ("search", "Add a search feature", "search-bar"),
         ("blue", "make the header blue", "#2563eb"),
         ("counter", "add a counter", "counter-increment"),
         ("note", "Show a welcome banner", "request-note"),
@@ -196,15 +219,42 @@ fn offline_apps_and_follow_ups_build_with_npm() {
             todo.iter().find(|file| file.path == "package.json"),
             "follow-ups keep package.json"
         );
-        let dir = root.path().join(format!("todo-{name}"));
+        let dir = root.join(format!("todo-{name}"));
         write_project(&dir, &project);
-        let bundle = build(&dir, &cache);
-        for kept in ["todo-toggle", "buildwire.todo.theme", marker] {
+        std::os::unix::fs::symlink(&installed, dir.join("node_modules"))
+            .expect("link node_modules");
+        let bundle = built(&dir, &cache);
+        for kept in ["todo-toggle", "theme-toggle", "search-bar", marker] {
+            if kept == "search-bar" && name != "search" && !bundle.contains("search-bar") {
+                panic!("todo + {name}: the search added before is gone");
+            }
             assert!(
                 bundle.contains(kept),
                 "todo + {name}: built code lacks {kept}"
             );
         }
     }
+
+    // The build type-checks: a type error fails it.
+    let broken = root.join("todo-broken");
+    let mut files = todo.clone();
+    apply_writes(
+        &mut files,
+        &[ProjectFile::new(
+            "src/lib/id.ts",
+            "export function newId(): string {\n  return 42;\n}\n",
+        )],
+    );
+    write_project(&broken, &files);
+    std::os::unix::fs::symlink(&installed, broken.join("node_modules")).expect("link node_modules");
+    let status = Command::new("npm")
+        .args(["run", "build"])
+        .current_dir(&broken)
+        .env("npm_config_cache", &cache)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("npm runs");
+    assert!(!status.success(), "a type error must fail npm run build");
     eprintln!("all builds in {:.1?}", started.elapsed());
 }

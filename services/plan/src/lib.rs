@@ -1,23 +1,23 @@
 //! The plan stage (`build.*.cmd.plan`): asks the LLM provider for a plan of tasks for the
 //! prompt, given the project's current files for a follow-up, reports it as
 //! `plan_generated`, and hands the build to `execute` with the plan in the command.
+//! Every LLM call is traced and its tokens counted ([`TracedProvider`]); [`live`] runs a
+//! stage's LLM step in front of viewers (`file_progress`, `usage`, cancel, failures), for
+//! this stage, `execute` and the build stage's auto-fix.
+
+pub mod live;
+mod traced;
+
+pub use live::{LlmStep, fail_llm};
+pub use traced::TracedProvider;
 
 use std::sync::Arc;
 
-use buildwire_llm::{LlmError, ProjectFile, Provider};
+use buildwire_llm::{ProjectFile, Provider};
 use buildwire_runtime::objects::Sources;
 use buildwire_runtime::stage::{Job, StageError, StageHandler};
 use buildwire_schemas::events::{PlanGenerated, StatusCode, StatusUpdate};
 use buildwire_schemas::{BuildStatus, EventBody, Stage};
-
-/// An LLM error as a stage error: retried when the provider says it may pass.
-pub fn llm_error(code: &str, err: LlmError) -> StageError {
-    if err.is_retryable() {
-        StageError::retryable("LLM_UNAVAILABLE", err.to_string())
-    } else {
-        StageError::fatal(code, err.to_string())
-    }
-}
 
 /// The files a build starts from, as the provider sees them; a missing parent is fatal.
 pub async fn starting_files(sources: &Sources, job: &Job) -> Result<Vec<ProjectFile>, StageError> {
@@ -53,7 +53,10 @@ pub struct PlanStage {
 impl PlanStage {
     /// A plan stage over `provider`, reading follow-ups' files from `sources`.
     pub fn new(provider: Arc<dyn Provider>, sources: Sources) -> PlanStage {
-        PlanStage { provider, sources }
+        PlanStage {
+            provider: TracedProvider::wrap(provider),
+            sources,
+        }
     }
 }
 
@@ -75,9 +78,15 @@ impl StageHandler for PlanStage {
         job.emit(status(StatusCode::Analyze, "Analyzing requirements...", 5))
             .await?;
         let files = starting_files(&self.sources, job).await?;
-        let plan = buildwire_llm::plan(self.provider.as_ref(), &job.command.prompt, &files)
-            .await
-            .map_err(|e| llm_error("PLAN_INVALID", e))?;
+        let step = LlmStep::new(Stage::Plan, None);
+        let mut observe = step.observer();
+        let prompt = job.command.prompt.clone();
+        let call =
+            buildwire_llm::plan_observed(self.provider.as_ref(), &prompt, &files, &mut observe);
+        let plan = match step.drive(job, call).await? {
+            Ok(plan) => plan,
+            Err(err) => return fail_llm(job, &err).await,
+        };
         job.emit(status(
             StatusCode::Struct,
             "Creating project structure...",

@@ -3,21 +3,26 @@
 //! database is down it holds the current event (in-progress acks keep it from being
 //! redelivered) and retries with capped exponential backoff, one event at a time, so
 //! nothing is lost or reordered and it catches up when the database returns.
+//!
+//! Each write runs in a span (`record event`) whose parent is the trace context the event
+//! carries, and is counted in [`buildwire_runtime::metrics::record`]: events stored by
+//! type, builds finished by outcome, the lag behind the stream, write durations.
 
 use std::time::Duration;
 
 use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
-use buildwire_runtime::{delivery, nats::Nats};
+use buildwire_runtime::{delivery, metrics, nats::Nats, trace_context};
 use buildwire_schemas::{Event, subjects};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{RecordError, Store};
 
 /// The stream the events are stored on.
-pub const STREAM: &str = "EVENTS";
+pub const STREAM: &str = buildwire_runtime::jetstream::stream::EVENTS;
 /// The durable consumer the recorder pulls from (`nats/consumers/EVENTS/record.json`).
-pub const CONSUMER: &str = "record";
+pub const CONSUMER: &str = buildwire_runtime::jetstream::consumer::RECORD;
 
 /// Messages asked for per pull.
 const BATCH: usize = 64;
@@ -42,6 +47,8 @@ pub async fn run(nats: Nats, store: Store, shutdown: CancellationToken) -> Resul
         .map_err(|e| RecordError::Nats(format!("consumer {STREAM}/{CONSUMER}: {e}")))?;
     let ack_wait = consumer.cached_info().config.ack_wait;
     let keep_alive_every = delivery::keep_alive_period(&consumer.cached_info().config);
+    metrics::record();
+    metrics::sampler::start(&nats, shutdown.clone());
     tracing::info!(?ack_wait, "recorder started");
 
     'pulls: while !shutdown.is_cancelled() {
@@ -58,6 +65,7 @@ pub async fn run(nats: Nats, store: Store, shutdown: CancellationToken) -> Resul
                 continue;
             }
         };
+        let mut handled = false;
         loop {
             let next = tokio::select! {
                 biased;
@@ -68,9 +76,16 @@ pub async fn run(nats: Nats, store: Store, shutdown: CancellationToken) -> Resul
                 next = batch.next() => next,
             };
             match next {
-                None => break,
+                None => {
+                    if !handled {
+                        // Nothing arrived for a whole pull: the recorder is caught up.
+                        metrics::record().lag_seconds.set(0.0);
+                    }
+                    break;
+                }
                 Some(Err(err)) => tracing::debug!(%err, "pull ended"),
                 Some(Ok(message)) => {
+                    handled = true;
                     if !handle(&store, &message, keep_alive_every, &shutdown).await {
                         hand_back(&mut batch, &shutdown).await;
                         break 'pulls;
@@ -100,8 +115,17 @@ async fn handle(
             return true;
         }
     };
+    let span = tracing::info_span!(
+        "record event",
+        buildId = %event.build_id,
+        requestId = %event.request_id,
+        seq = event.seq,
+        eventType = event.type_name(),
+        traceId = tracing::field::Empty,
+    );
+    trace_context::adopt(&span, message.headers.as_ref());
     let outcome = tokio::select! {
-        outcome = store_until_done(store, &event, shutdown) => outcome,
+        outcome = store_until_done(store, &event, shutdown).instrument(span) => outcome,
         () = delivery::keep_alive(message, keep_alive_every) => Outcome::Interrupted,
     };
     let kind = match outcome {
@@ -130,9 +154,21 @@ async fn store_until_done(store: &Store, event: &Event, shutdown: &CancellationT
     let mut delay = FIRST_BACKOFF;
     let mut attempt = 1u32;
     loop {
-        match store.record(event).await {
+        let age = (chrono::Utc::now() - event.timestamp)
+            .num_milliseconds()
+            .max(0);
+        metrics::record().lag_seconds.set(age as f64 / 1000.0);
+        let started = std::time::Instant::now();
+        let written = store.record(event).await;
+        metrics::record()
+            .write_seconds
+            .observe(started.elapsed().as_secs_f64());
+        match written {
             Ok(recorded) => {
                 tracing::debug!(build_id = %event.build_id, seq = event.seq, inserted = recorded.inserted, "recorded");
+                if recorded.inserted {
+                    metrics::record().stored(event.type_name());
+                }
                 return Outcome::Stored;
             }
             Err(err) if err.is_bad_data() => {

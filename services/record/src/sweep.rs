@@ -68,8 +68,8 @@ pub async fn round(
     publisher: &Publisher,
     grace: Duration,
 ) -> Result<usize, String> {
-    let cutoff = chrono::Utc::now()
-        - chrono::Duration::from_std(grace).map_err(|e| e.to_string())?;
+    let cutoff =
+        chrono::Utc::now() - chrono::Duration::from_std(grace).map_err(|e| e.to_string())?;
     let candidates = store
         .stale_queued(cutoff, BATCH)
         .await

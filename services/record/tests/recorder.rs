@@ -9,8 +9,9 @@ use std::time::Duration;
 use buildwire_record::{Store, recorder};
 use buildwire_runtime::{nats::Definitions, nats::Nats, publish::Publisher};
 use buildwire_schemas::{BuildStatus, Event, subjects};
+use buildwire_testkit::OwnPostgres;
 use buildwire_testkit::{NatsFixture, connect, eventually, stored_events};
-use common::{TestDb, events, own_postgres::OwnPostgres};
+use common::{TestDb, events};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 

@@ -32,6 +32,7 @@ on_both!(recording_twice_stores_one_row);
 on_both!(progress_never_moves_backwards);
 on_both!(events_are_paged_in_order);
 on_both!(bad_events_are_bad_data);
+on_both!(usage_is_kept_in_the_progress_row);
 
 fn with_seq(mut event: Event, seq: u64) -> Event {
     event.seq = seq;
@@ -170,6 +171,49 @@ async fn events_are_paged_in_order(store: Store) {
         progress,
         buildwire_schemas::api::BuildProgress::from_events(&id, &recorded)
     );
+}
+
+/// Issue 16: the `usage` events' sum survives the row (`build_progress.usage`).
+async fn usage_is_kept_in_the_progress_row(store: Store) {
+    use buildwire_schemas::events::{TokenUsage, UsageReport};
+    use buildwire_schemas::{EventBody, Stage};
+    let id = events::build_id();
+    let usage = |seq: u64, input: u64| {
+        let body = EventBody::Usage(UsageReport {
+            stage: Stage::Execute,
+            task_id: Some(format!("t{seq}")),
+            usage: TokenUsage {
+                provider: "anthropic".into(),
+                model: "claude-fake".into(),
+                input_tokens: input,
+                output_tokens: 10,
+                cache_creation_input_tokens: 0,
+                cache_read_input_tokens: 5,
+                calls: 2,
+            },
+            retries: 0,
+        });
+        with_seq(Event::new(&id, "r", body), seq)
+    };
+    assert_eq!(store.progress(&id).await.expect("reads"), None);
+    store.record(&usage(1, 100)).await.expect("records");
+    store.record(&usage(2, 23)).await.expect("records");
+    let total = store
+        .progress(&id)
+        .await
+        .expect("reads")
+        .and_then(|p| p.usage)
+        .expect("usage kept");
+    assert_eq!(
+        (
+            total.input_tokens,
+            total.output_tokens,
+            total.cache_read_input_tokens,
+            total.calls
+        ),
+        (123, 20, 10, 4)
+    );
+    assert_eq!(total.model, "claude-fake");
 }
 
 async fn bad_events_are_bad_data(store: Store) {

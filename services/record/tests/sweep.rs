@@ -57,7 +57,11 @@ async fn a_build_queued_without_a_command_is_failed_once_and_others_are_left_alo
     let stop = CancellationToken::new();
     // The record service's own NATS user: its permissions must cover the sweeper.
     let as_record = connect(&fixture.url_as(Role::Record)).await;
-    tokio::spawn(recorder::run(as_record.clone(), store.clone(), stop.clone()));
+    tokio::spawn(recorder::run(
+        as_record.clone(),
+        store.clone(),
+        stop.clone(),
+    ));
 
     let lost = events::build_id();
     let waiting = events::build_id();
@@ -86,7 +90,12 @@ async fn a_build_queued_without_a_command_is_failed_once_and_others_are_left_alo
         grace: Duration::from_millis(500),
     };
     for _ in 0..2 {
-        tokio::spawn(sweep::run(as_record.clone(), store.clone(), options, stop.clone()));
+        tokio::spawn(sweep::run(
+            as_record.clone(),
+            store.clone(),
+            options,
+            stop.clone(),
+        ));
     }
     let ended = eventually(Duration::from_secs(15), "the lost build ended", || async {
         let events = stored_events(&nats, &lost).await;
@@ -119,10 +128,16 @@ async fn a_build_queued_without_a_command_is_failed_once_and_others_are_left_alo
     for id in [&waiting, &started] {
         let events = stored_events(&nats, id).await;
         assert!(
-            events.iter().all(|e| !matches!(e.body, EventBody::Failed(_))),
+            events
+                .iter()
+                .all(|e| !matches!(e.body, EventBody::Failed(_))),
             "{id} left alone: {events:?}"
         );
     }
-    assert!(fixture.violations().is_empty(), "{:?}", fixture.violations());
+    assert!(
+        fixture.violations().is_empty(),
+        "{:?}",
+        fixture.violations()
+    );
     stop.cancel();
 }

@@ -2,6 +2,10 @@
 //! user's fatal build failures (soft ones never count); the edge refuses that user's
 //! submissions while `threshold` of them fall inside the window. One key per user holds
 //! the recent failures, updated with compare-and-set so concurrent writers lose nothing.
+//!
+//! The failure that opens a user's circuit counts as a trip
+//! (`buildwire_breaker_trips_total`, [`crate::metrics::stages`]), judged with the policy
+//! set by [`set_trip_policy`] (the `BUILDWIRE_BREAKER_*` defaults until then).
 
 use async_nats::jetstream::kv;
 use chrono::{DateTime, Duration, Utc};
@@ -12,6 +16,21 @@ use crate::{Error, Result, nats::Nats};
 
 /// Failures kept per user (more than any sensible threshold).
 const KEEP: usize = 50;
+
+/// The threshold and window (seconds) trips are judged with.
+static TRIP_POLICY: std::sync::RwLock<(usize, i64)> = std::sync::RwLock::new((3, 300));
+
+/// Sets the policy trips are counted with (`BUILDWIRE_BREAKER_FAILURES`,
+/// `BUILDWIRE_BREAKER_WINDOW_SECS`): the edge refuses with the same one.
+pub fn set_trip_policy(threshold: usize, window: Duration) {
+    let mut policy = TRIP_POLICY.write().unwrap_or_else(|p| p.into_inner());
+    *policy = (threshold, window.num_seconds());
+}
+
+fn trip_policy() -> (usize, Duration) {
+    let (threshold, seconds) = *TRIP_POLICY.read().unwrap_or_else(|p| p.into_inner());
+    (threshold, Duration::seconds(seconds))
+}
 
 /// One fatal failure.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -91,6 +110,8 @@ impl Breaker {
             if failures.iter().any(|f| f.build_id == build_id) {
                 return Ok(());
             }
+            let (threshold, window) = trip_policy();
+            let was_open = open_until(&failures, threshold, window, at).is_some();
             failures.push(FatalFailure {
                 build_id: build_id.to_string(),
                 at,
@@ -103,6 +124,10 @@ impl Breaker {
                 None => kv.create(&key, value.into()).await.is_ok(),
             };
             if written {
+                if !was_open && open_until(&failures, threshold, window, at).is_some() {
+                    crate::metrics::stages().breaker_trips.inc();
+                    tracing::warn!(build_id, "this fatal failure opened the user's circuit");
+                }
                 return Ok(());
             }
         }

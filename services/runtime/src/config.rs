@@ -61,18 +61,72 @@ pub struct Config {
     pub service_keys: Option<String>,
     /// `BUILDWIRE_JWT_KEYS`: build-token keyring `kid:secret,...`; the first one signs.
     pub jwt_keys: Option<String>,
-    /// `BUILDWIRE_LLM`: `offline` (default) or `anthropic`.
+    /// `BUILDWIRE_LLM`: `offline` (default), `anthropic` (Claude, Messages API) or `openai`
+    /// (any OpenAI-compatible Chat Completions server: OpenAI, OpenRouter, Ollama, vLLM,
+    /// llama.cpp's server, LM Studio).
     pub llm: String,
-    /// `ANTHROPIC_API_KEY`.
+    /// `ANTHROPIC_API_KEY`: required with `BUILDWIRE_LLM=anthropic`.
     pub anthropic_api_key: Option<String>,
-    /// `ANTHROPIC_BASE_URL`. Default `https://api.anthropic.com`.
+    /// `ANTHROPIC_BASE_URL`, without `/v1` as Anthropic's SDKs take it. Default
+    /// `https://api.anthropic.com`.
     pub anthropic_base_url: String,
+    /// `ANTHROPIC_MODEL`: the Claude model. Default `claude-sonnet-4-5`.
+    pub anthropic_model: String,
+    /// `OPENAI_BASE_URL`, with `/v1` as OpenAI's SDKs take it. Default
+    /// `https://api.openai.com/v1`; Ollama: `http://localhost:11434/v1`.
+    pub openai_base_url: String,
+    /// `OPENAI_API_KEY`: sent as `Authorization: Bearer` when set (local servers need none).
+    pub openai_api_key: Option<String>,
+    /// `OPENAI_MODEL`: the model name the server knows. Default `gpt-4.1`.
+    pub openai_model: String,
+    /// `BUILDWIRE_LLM_MAX_TOKENS`: output tokens one model answer may use. Default 16384.
+    pub llm_max_tokens: u32,
+    /// `BUILDWIRE_LLM_TEMPERATURE`: sampling temperature, 0 to 2. Default unset: the
+    /// model's own default (some models accept no other).
+    pub llm_temperature: Option<f64>,
+    /// `BUILDWIRE_LLM_TIMEOUT_MS`: longest wait for a model's response headers, and longest
+    /// silence while it streams; past it the attempt is retried. Default 120000.
+    pub llm_timeout_ms: u64,
+    /// `BUILDWIRE_LLM_RETRIES`: retries (429, 529, 5xx, cut or silent streams) one plan or
+    /// one task may spend, with exponential backoff and jitter honouring `retry-after`;
+    /// then the stage fails with `LLM_UNAVAILABLE`. Default 4.
+    pub llm_retries: u32,
+    /// `BUILDWIRE_AUTOFIX_ATTEMPTS`: how often a failed `npm run build` goes back to the
+    /// model (its log's end and the failing files) before the build fails; 0 turns auto-fix
+    /// off, and the offline provider has none. Default 2.
+    pub autofix_attempts: u32,
     /// `BUILDWIRE_DEPLOY_TARGET`: `local` (default) or `cloudflare`.
     pub deploy_target: String,
     /// `BUILD_TIMEOUT_MS`: limit of one npm build. Default 300000.
     pub build_timeout_ms: u64,
-    /// `DEPLOY_TIMEOUT_MS`: limit of one deploy. Default 120000.
+    /// `DEPLOY_TIMEOUT_MS`: limit of one whole deploy (reading the artifacts, uploading,
+    /// waiting for the target); past it the build fails with `DEPLOY_TIMEOUT`. Default 120000.
     pub deploy_timeout_ms: u64,
+    /// `CLOUDFLARE_ACCOUNT_ID`: the account of the Pages projects (target `cloudflare`).
+    pub cloudflare_account_id: Option<String>,
+    /// `CLOUDFLARE_API_TOKEN`: an API token with Cloudflare Pages edit permission (target
+    /// `cloudflare`).
+    pub cloudflare_api_token: Option<String>,
+    /// `CLOUDFLARE_PAGES_PROJECT`: the one Pages project every build deploys to. Unset: one
+    /// project per buildwire project, created when missing.
+    pub cloudflare_pages_project: Option<String>,
+    /// `CLOUDFLARE_API_BASE`: the Cloudflare API. Default
+    /// `https://api.cloudflare.com/client/v4` (tests point it at a local fake).
+    pub cloudflare_api_base: String,
+    /// `MAIN_APP_URL`: the main app's webhook endpoint; unset: no notifications.
+    pub main_app_url: Option<String>,
+    /// `MAIN_APP_WEBHOOK_SECRET`: `whsec_<base64>`, the Standard Webhooks signing secret
+    /// (required with `MAIN_APP_URL`).
+    pub main_app_webhook_secret: Option<String>,
+    /// `BUILDWIRE_WEBHOOK_STATUS_EVENTS`: also send every `status` event, not only the
+    /// terminal ones. Default false.
+    pub webhook_status_events: bool,
+    /// `BUILDWIRE_WEBHOOK_ALLOW_PRIVATE`: allow webhook targets on loopback and private
+    /// addresses (a laptop, tests). Default false: refused.
+    pub webhook_allow_private: bool,
+    /// `BUILDWIRE_METRICS_ADDR`: where a service without an HTTP server of its own (the
+    /// stages, `record`, `notify`) serves `GET /metrics`. Unset: not served.
+    pub metrics_addr: Option<String>,
     /// `WEBSOCKET_CORS_ORIGIN`: allowed browser origin(s), comma-separated. Default: any.
     pub websocket_cors_origin: Option<String>,
     /// `OTEL_EXPORTER_OTLP_ENDPOINT`: trace export when set.
@@ -119,6 +173,23 @@ pub struct Config {
     /// machine without a working `bwrap`. `off`: no sandbox, a deliberate opt-in for
     /// trusted code only (package scripts then run with the worker's files and network).
     pub sandbox: String,
+    /// `BUILDWIRE_BUILD_CONCURRENCY`: npm runs (install and build) one build host runs at
+    /// once; builds beyond it wait in line and are told their place. Default: the CPU count.
+    pub build_concurrency: Option<usize>,
+    /// `BUILDWIRE_NPM_CACHE`: the npm cache the download step shares, warmed once per
+    /// machine when several data dirs point at one. Default `<data dir>/npm-cache`.
+    pub npm_cache: Option<PathBuf>,
+    /// `BUILDWIRE_BUILD_CACHE`: `on` (default): installs prefer the npm cache, a project's
+    /// lockfile is kept in its tree, installed `node_modules` are reused from this host's
+    /// install cache (`<data dir>/build-cache`); `off`: a full `npm install` every build, as
+    /// before (the benchmark's baseline).
+    pub build_cache: String,
+    /// `BUILDWIRE_BUILD_CACHE_MAX_MB`: size past which the install cache drops its least
+    /// recently used entries. Default 4096.
+    pub build_cache_max_mb: u64,
+    /// `BUILDWIRE_BUILD_CACHE_MAX_AGE_HOURS`: install cache entries unused this long are
+    /// dropped. Default 168 (a week).
+    pub build_cache_max_age_hours: u64,
 }
 
 impl Default for Config {
@@ -139,9 +210,27 @@ impl Default for Config {
             llm: "offline".into(),
             anthropic_api_key: None,
             anthropic_base_url: "https://api.anthropic.com".into(),
+            anthropic_model: "claude-sonnet-4-5".into(),
+            openai_base_url: "https://api.openai.com/v1".into(),
+            openai_api_key: None,
+            openai_model: "gpt-4.1".into(),
+            llm_max_tokens: 16_384,
+            llm_temperature: None,
+            llm_timeout_ms: 120_000,
+            llm_retries: 4,
+            autofix_attempts: 2,
             deploy_target: "local".into(),
             build_timeout_ms: 300_000,
             deploy_timeout_ms: 120_000,
+            cloudflare_account_id: None,
+            cloudflare_api_token: None,
+            cloudflare_pages_project: None,
+            cloudflare_api_base: "https://api.cloudflare.com/client/v4".into(),
+            main_app_url: None,
+            main_app_webhook_secret: None,
+            webhook_status_events: false,
+            webhook_allow_private: false,
+            metrics_addr: None,
             websocket_cors_origin: None,
             otel_exporter_otlp_endpoint: None,
             log_format: LogFormat::Human,
@@ -160,6 +249,11 @@ impl Default for Config {
             max_connections_per_addr: 256,
             drain_timeout_ms: 20_000,
             sandbox: "bubblewrap".into(),
+            build_concurrency: None,
+            npm_cache: None,
+            build_cache: "on".into(),
+            build_cache_max_mb: 4096,
+            build_cache_max_age_hours: 168,
         }
     }
 }
@@ -181,15 +275,41 @@ const ENV: &[(&str, &str)] = &[
     ("BUILDWIRE_LLM", "llm"),
     ("ANTHROPIC_API_KEY", "anthropic_api_key"),
     ("ANTHROPIC_BASE_URL", "anthropic_base_url"),
+    ("ANTHROPIC_MODEL", "anthropic_model"),
+    ("OPENAI_BASE_URL", "openai_base_url"),
+    ("OPENAI_API_KEY", "openai_api_key"),
+    ("OPENAI_MODEL", "openai_model"),
+    ("BUILDWIRE_LLM_MAX_TOKENS", "llm_max_tokens"),
+    ("BUILDWIRE_LLM_TEMPERATURE", "llm_temperature"),
+    ("BUILDWIRE_LLM_TIMEOUT_MS", "llm_timeout_ms"),
+    ("BUILDWIRE_LLM_RETRIES", "llm_retries"),
+    ("BUILDWIRE_AUTOFIX_ATTEMPTS", "autofix_attempts"),
     ("BUILDWIRE_DEPLOY_TARGET", "deploy_target"),
     ("BUILD_TIMEOUT_MS", "build_timeout_ms"),
     ("DEPLOY_TIMEOUT_MS", "deploy_timeout_ms"),
+    ("CLOUDFLARE_ACCOUNT_ID", "cloudflare_account_id"),
+    ("CLOUDFLARE_API_TOKEN", "cloudflare_api_token"),
+    ("CLOUDFLARE_PAGES_PROJECT", "cloudflare_pages_project"),
+    ("CLOUDFLARE_API_BASE", "cloudflare_api_base"),
+    ("MAIN_APP_URL", "main_app_url"),
+    ("MAIN_APP_WEBHOOK_SECRET", "main_app_webhook_secret"),
+    ("BUILDWIRE_WEBHOOK_STATUS_EVENTS", "webhook_status_events"),
+    ("BUILDWIRE_WEBHOOK_ALLOW_PRIVATE", "webhook_allow_private"),
+    ("BUILDWIRE_METRICS_ADDR", "metrics_addr"),
     ("WEBSOCKET_CORS_ORIGIN", "websocket_cors_origin"),
     ("OTEL_EXPORTER_OTLP_ENDPOINT", "otel_exporter_otlp_endpoint"),
     ("BUILDWIRE_LOG_FORMAT", "log_format"),
     ("BUILDWIRE_STAGE_CONCURRENCY", "stage_concurrency"),
     ("BUILDWIRE_DRAIN_TIMEOUT_MS", "drain_timeout_ms"),
     ("BUILDWIRE_SANDBOX", "sandbox"),
+    ("BUILDWIRE_BUILD_CONCURRENCY", "build_concurrency"),
+    ("BUILDWIRE_NPM_CACHE", "npm_cache"),
+    ("BUILDWIRE_BUILD_CACHE", "build_cache"),
+    ("BUILDWIRE_BUILD_CACHE_MAX_MB", "build_cache_max_mb"),
+    (
+        "BUILDWIRE_BUILD_CACHE_MAX_AGE_HOURS",
+        "build_cache_max_age_hours",
+    ),
     ("BUILDWIRE_TOKEN_TTL_SECS", "token_ttl_secs"),
     ("BUILDWIRE_RATE_USER_PER_MIN", "rate_user_per_min"),
     ("BUILDWIRE_RATE_USER_BURST", "rate_user_burst"),
@@ -214,6 +334,9 @@ const NUMERIC: &[&str] = &[
     "deploy_timeout_ms",
     "stage_concurrency",
     "drain_timeout_ms",
+    "build_concurrency",
+    "build_cache_max_mb",
+    "build_cache_max_age_hours",
     "token_ttl_secs",
     "rate_user_per_min",
     "rate_user_burst",
@@ -226,7 +349,27 @@ const NUMERIC: &[&str] = &[
     "feed_linger_secs",
     "header_timeout_secs",
     "max_connections_per_addr",
+    "llm_max_tokens",
+    "llm_timeout_ms",
+    "llm_retries",
+    "autofix_attempts",
 ];
+
+/// Fields whose environment values are decimal numbers.
+const DECIMAL: &[&str] = &["llm_temperature"];
+
+/// Fields whose environment values are switches: `1`/`true`/`yes`/`on` or
+/// `0`/`false`/`no`/`off` (anything else stays text and is refused by name).
+const BOOLEAN: &[&str] = &["webhook_status_events", "webhook_allow_private"];
+
+/// A switch's value, if `text` is one.
+fn switch(text: &str) -> Option<bool> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
 
 /// The documented environment variables as a figment provider (empty values are unset).
 struct EnvVars(Dict);
@@ -241,9 +384,13 @@ impl<I: IntoIterator<Item = (String, String)>> From<I> for EnvVars {
             if value.is_empty() {
                 continue;
             }
-            let value = match value.trim().parse::<u64>() {
-                Ok(number) if NUMERIC.contains(field) => Value::from(number),
-                _ => Value::from(value),
+            let value = match (value.trim().parse::<u64>(), value.trim().parse::<f64>()) {
+                (Ok(number), _) if NUMERIC.contains(field) => Value::from(number),
+                (_, Ok(number)) if DECIMAL.contains(field) => Value::from(number),
+                _ => match switch(&value) {
+                    Some(on) if BOOLEAN.contains(field) => Value::from(on),
+                    _ => Value::from(value),
+                },
             };
             dict.insert((*field).to_string(), value);
         }
@@ -297,6 +444,11 @@ impl Config {
                 "BUILDWIRE_STAGE_CONCURRENCY must be at least 1".into(),
             ));
         }
+        if self.build_concurrency == Some(0) {
+            return Err(Error::Config(
+                "BUILDWIRE_BUILD_CONCURRENCY must be at least 1".into(),
+            ));
+        }
         if !(10..=7 * 24 * 3600).contains(&self.token_ttl_secs) {
             return Err(Error::Config(
                 "BUILDWIRE_TOKEN_TTL_SECS must be 10 to 604800 (a week)".into(),
@@ -328,13 +480,18 @@ impl Config {
             ));
         }
         for (name, value, allowed) in [
-            ("BUILDWIRE_LLM", &self.llm, &["offline", "anthropic"]),
+            (
+                "BUILDWIRE_LLM",
+                &self.llm,
+                &["offline", "anthropic", "openai"][..],
+            ),
             (
                 "BUILDWIRE_DEPLOY_TARGET",
                 &self.deploy_target,
                 &["local", "cloudflare"],
             ),
             ("BUILDWIRE_SANDBOX", &self.sandbox, &["bubblewrap", "off"]),
+            ("BUILDWIRE_BUILD_CACHE", &self.build_cache, &["on", "off"]),
         ] {
             if !allowed.contains(&value.as_str()) {
                 return Err(Error::Config(format!(
@@ -342,11 +499,40 @@ impl Config {
                 )));
             }
         }
+        if !(1..=1_000_000).contains(&self.llm_max_tokens) {
+            return Err(Error::Config(
+                "BUILDWIRE_LLM_MAX_TOKENS must be 1 to 1000000".into(),
+            ));
+        }
+        if self
+            .llm_temperature
+            .is_some_and(|t| !(0.0..=2.0).contains(&t))
+        {
+            return Err(Error::Config(
+                "BUILDWIRE_LLM_TEMPERATURE must be 0 to 2".into(),
+            ));
+        }
+        if !(100..=3_600_000).contains(&self.llm_timeout_ms) {
+            return Err(Error::Config(
+                "BUILDWIRE_LLM_TIMEOUT_MS must be 100 to 3600000".into(),
+            ));
+        }
+        if self.llm_retries > 20 {
+            return Err(Error::Config(
+                "BUILDWIRE_LLM_RETRIES must be 0 to 20".into(),
+            ));
+        }
+        if self.autofix_attempts > 10 {
+            return Err(Error::Config(
+                "BUILDWIRE_AUTOFIX_ATTEMPTS must be 0 to 10".into(),
+            ));
+        }
         if self.nats_user.is_some() != self.nats_password.is_some() {
             return Err(Error::Config(
                 "NATS_USER and NATS_PASSWORD go together: set both or neither".into(),
             ));
         }
+        self.validate_targets()?;
         if self.http_addr.parse::<std::net::SocketAddr>().is_err() {
             return Err(Error::Config(format!(
                 "BUILDWIRE_HTTP_ADDR={:?} is not an address like 127.0.0.1:8080",
@@ -354,6 +540,58 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    /// The deploy target's and the notifier's settings: what goes together, URL shapes.
+    fn validate_targets(&self) -> Result<()> {
+        if self.deploy_timeout_ms < 1000 {
+            return Err(Error::Config(
+                "DEPLOY_TIMEOUT_MS must be at least 1000".into(),
+            ));
+        }
+        if self.deploy_target == "cloudflare"
+            && (self.cloudflare_account_id.is_none() || self.cloudflare_api_token.is_none())
+        {
+            return Err(Error::Config(
+                "BUILDWIRE_DEPLOY_TARGET=cloudflare needs CLOUDFLARE_ACCOUNT_ID and CLOUDFLARE_API_TOKEN".into(),
+            ));
+        }
+        let http = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+        if !http(&self.cloudflare_api_base) {
+            return Err(Error::Config(format!(
+                "CLOUDFLARE_API_BASE={:?} is not an http(s) URL",
+                self.cloudflare_api_base
+            )));
+        }
+        if let Some(url) = &self.main_app_url {
+            if !http(url) {
+                return Err(Error::Config(format!(
+                    "MAIN_APP_URL={url:?} is not an http(s) URL"
+                )));
+            }
+            if !self
+                .main_app_webhook_secret
+                .as_deref()
+                .is_some_and(|s| s.starts_with("whsec_"))
+            {
+                return Err(Error::Config(
+                    "MAIN_APP_URL needs MAIN_APP_WEBHOOK_SECRET, a Standard Webhooks secret `whsec_<base64>`".into(),
+                ));
+            }
+        }
+        if let Some(addr) = &self.metrics_addr
+            && addr.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(Error::Config(format!(
+                "BUILDWIRE_METRICS_ADDR={addr:?} is not an address like 127.0.0.1:9090"
+            )));
+        }
+        Ok(())
+    }
+
+    /// How long one whole deploy may take (`DEPLOY_TIMEOUT_MS`).
+    pub fn deploy_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.deploy_timeout_ms)
     }
 
     /// The base of URLs handed out: `public_url`, else `http://<http_addr>`.
@@ -383,6 +621,13 @@ impl Config {
     /// How long in-flight work may run after SIGTERM.
     pub fn drain_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_millis(self.drain_timeout_ms)
+    }
+
+    /// `BUILDWIRE_BUILD_CONCURRENCY`, else the CPU count (at least 1).
+    pub fn build_concurrency(&self) -> usize {
+        self.build_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .max(1)
     }
 }
 
@@ -426,6 +671,73 @@ mod tests {
     }
 
     #[test]
+    fn llm_settings_come_from_the_environment() {
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("BUILDWIRE_LLM", "openai"),
+                ("OPENAI_BASE_URL", "http://localhost:11434/v1"),
+                ("OPENAI_MODEL", "qwen2.5-coder"),
+                ("BUILDWIRE_LLM_TEMPERATURE", "0.2"),
+                ("BUILDWIRE_LLM_MAX_TOKENS", "8000"),
+                ("BUILDWIRE_LLM_RETRIES", "0"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.llm, "openai");
+        assert_eq!(config.openai_model, "qwen2.5-coder");
+        assert_eq!(config.llm_temperature, Some(0.2));
+        assert_eq!((config.llm_max_tokens, config.llm_retries), (8000, 0));
+        let whole = Config::load_from(None, env(&[("BUILDWIRE_LLM_TEMPERATURE", "1")]))
+            .expect("a whole temperature");
+        assert_eq!(whole.llm_temperature, Some(1.0));
+    }
+
+    #[test]
+    fn autofix_attempts_default_to_two() {
+        let load =
+            |value: &str| Config::load_from(None, env(&[("BUILDWIRE_AUTOFIX_ATTEMPTS", value)]));
+        assert_eq!(
+            Config::load_from(None, env(&[]))
+                .expect("default")
+                .autofix_attempts,
+            2
+        );
+        assert_eq!(load("0").expect("off").autofix_attempts, 0);
+        let refused = load("11").expect_err("too many");
+        assert!(
+            refused.to_string().contains("BUILDWIRE_AUTOFIX_ATTEMPTS"),
+            "{refused}"
+        );
+    }
+
+    #[test]
+    fn notifier_and_cloudflare_settings_read_from_the_environment() {
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("BUILDWIRE_DEPLOY_TARGET", "cloudflare"),
+                ("CLOUDFLARE_ACCOUNT_ID", "acc"),
+                ("CLOUDFLARE_API_TOKEN", "tok"),
+                ("MAIN_APP_URL", "https://app.example/hooks"),
+                ("MAIN_APP_WEBHOOK_SECRET", "whsec_c2VjcmV0"),
+                ("BUILDWIRE_WEBHOOK_ALLOW_PRIVATE", "1"),
+                ("BUILDWIRE_WEBHOOK_STATUS_EVENTS", "true"),
+            ]),
+        )
+        .expect("valid");
+        assert!(config.webhook_allow_private && config.webhook_status_events);
+        assert_eq!(
+            config.cloudflare_api_base,
+            "https://api.cloudflare.com/client/v4"
+        );
+        assert_eq!(config.cloudflare_pages_project, None);
+        let off = Config::load_from(None, env(&[("BUILDWIRE_WEBHOOK_ALLOW_PRIVATE", "0")]))
+            .expect("valid");
+        assert!(!off.webhook_allow_private);
+    }
+
+    #[test]
     fn bad_values_are_typed_errors() {
         for (k, v) in [
             ("BUILD_TIMEOUT_MS", "soon"),
@@ -433,12 +745,56 @@ mod tests {
             ("BUILDWIRE_HTTP_ADDR", "nowhere"),
             ("BUILDWIRE_STAGE_CONCURRENCY", "0"),
             ("NATS_USER", "edge"),
+            ("BUILDWIRE_LLM_TEMPERATURE", "3"),
+            ("BUILDWIRE_LLM_TEMPERATURE", "warm"),
+            ("BUILDWIRE_LLM_MAX_TOKENS", "0"),
+            ("BUILDWIRE_LLM_RETRIES", "100"),
+            ("BUILDWIRE_DEPLOY_TARGET", "cloudflare"),
+            ("MAIN_APP_URL", "ftp://x"),
+            ("BUILDWIRE_WEBHOOK_ALLOW_PRIVATE", "maybe"),
+            ("BUILDWIRE_METRICS_ADDR", "here"),
+            ("DEPLOY_TIMEOUT_MS", "10"),
         ] {
             let err = Config::load_from(None, env(&[(k, v)])).expect_err(k);
             assert!(matches!(err, Error::Config(_)), "{k}: {err}");
         }
+        let err = Config::load_from(None, env(&[("MAIN_APP_URL", "https://app.example/hooks")]))
+            .expect_err("a URL without its secret");
+        assert!(err.to_string().contains("MAIN_APP_WEBHOOK_SECRET"), "{err}");
         let err = Config::load_from(Some("/nonexistent.toml".into()), env(&[]))
             .expect_err("missing file");
         assert!(err.to_string().contains("not a file"));
+    }
+
+    #[test]
+    fn build_host_settings_read_from_the_environment() {
+        let defaults = Config::default();
+        assert!(defaults.build_concurrency() >= 1, "the CPU count");
+        assert_eq!(defaults.build_cache, "on");
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("BUILDWIRE_BUILD_CONCURRENCY", "3"),
+                ("BUILDWIRE_NPM_CACHE", "/var/cache/npm"),
+                ("BUILDWIRE_BUILD_CACHE", "off"),
+                ("BUILDWIRE_BUILD_CACHE_MAX_MB", "512"),
+                ("BUILDWIRE_BUILD_CACHE_MAX_AGE_HOURS", "24"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(config.build_concurrency(), 3);
+        assert_eq!(config.npm_cache, Some(PathBuf::from("/var/cache/npm")));
+        assert_eq!(config.build_cache, "off");
+        assert_eq!(
+            (config.build_cache_max_mb, config.build_cache_max_age_hours),
+            (512, 24)
+        );
+        for (k, v) in [
+            ("BUILDWIRE_BUILD_CONCURRENCY", "0"),
+            ("BUILDWIRE_BUILD_CACHE", "maybe"),
+        ] {
+            let err = Config::load_from(None, env(&[(k, v)])).expect_err(k);
+            assert!(err.to_string().contains(k), "{err}");
+        }
     }
 }

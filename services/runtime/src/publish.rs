@@ -1,5 +1,6 @@
 //! Publishing build events and stage commands to JetStream, each with a `Nats-Msg-Id` so a
-//! retried publisher is stored once (the streams' `duplicate_window` is 15 minutes).
+//! retried publisher is stored once (the streams' `duplicate_window` is 15 minutes), and
+//! the current span's W3C trace context (`traceparent`, [`crate::trace_context`]).
 
 use async_nats::{HeaderMap, jetstream};
 use buildwire_schemas::{Event, Stage, StageCommand, subjects};
@@ -25,6 +26,21 @@ impl Publisher {
     /// A publisher on `js`.
     pub fn new(js: jetstream::Context) -> Publisher {
         Publisher { js }
+    }
+
+    /// Whether the command stored at `seq` in `CMDS` is gone (acked: a work queue keeps
+    /// only what is not done). Anything but a clear "no such message" within a second
+    /// (NATS away, a leader election) answers false.
+    pub async fn command_gone(&self, seq: u64) -> bool {
+        let lookup = async {
+            let stream = self.js.get_stream_no_info(crate::jetstream::stream::CMDS).await.ok()?;
+            Some(stream.get_raw_message(seq).await)
+        };
+        matches!(
+            tokio::time::timeout(std::time::Duration::from_secs(1), lookup).await,
+            Ok(Some(Err(err)))
+                if err.kind() == jetstream::stream::RawMessageErrorKind::NoMessageFound
+        )
     }
 
     /// Stores `event` on `build.<id>.events` under `msg_id`.
@@ -74,7 +90,9 @@ impl Publisher {
             subject: subject.clone(),
             reason,
         };
-        headers.insert("Nats-Msg-Id", msg_id);
+        headers.insert(crate::jetstream::NATS_MESSAGE_ID, msg_id);
+        // W3C trace context of the current span: one build is one trace across services.
+        crate::trace_context::inject(&mut headers);
         let ack = self
             .js
             .publish_with_headers(subject.clone(), headers, payload.into())

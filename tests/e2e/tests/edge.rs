@@ -266,11 +266,12 @@ async fn a_slow_viewer_is_closed_with_a_reason_and_resumes_while_others_keep_up(
     }
     let (code, reason) = close.expect("the slow viewer is closed with a reason");
     assert_eq!(code, 1013, "try again later: {reason}");
-    let resume_at: u64 = reason
-        .rsplit(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .expect("the reason names the resume cursor");
+    // The reason is the typed disconnect: where to resume is a field.
+    let disconnect: serde_json::Value = serde_json::from_str(&reason).expect("a Disconnect");
+    assert_eq!(disconnect["reason"], "slow_consumer");
+    let resume_at = disconnect["resumeAfter"]
+        .as_u64()
+        .expect("the disconnect names the resume cursor");
     assert_eq!(
         Some(&resume_at),
         got.last(),

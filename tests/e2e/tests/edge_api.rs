@@ -520,11 +520,11 @@ async fn bad_websocket_messages_close_with_1008_or_1009_and_the_node_keeps_servi
         assert_eq!(got, code, "{reason}");
         assert!(!reason.is_empty(), "a reason is given");
     }
-    // Still serving: ping answers heartbeat, resume replays.
+    // Still serving: ping answers heartbeat, resume greets again and replays.
     let mut socket = open_ws(&url).await;
     let mut kinds = Vec::new();
     let mut sent = false;
-    while kinds.len() < 4 {
+    while kinds.len() < 5 {
         if kinds.len() == 2 && !sent {
             // Greeting and the queued event are in; now ping, then ask for a replay.
             socket
@@ -553,6 +553,11 @@ async fn bad_websocket_messages_close_with_1008_or_1009_and_the_node_keeps_servi
         kinds.iter().filter(|k| *k == "status").count(),
         2,
         "queued, then replayed on resume: {kinds:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| *k == "connected").count(),
+        2,
+        "a resume is greeted like a new connection: {kinds:?}"
     );
 
     // A browser origin outside WEBSOCKET_CORS_ORIGIN is refused.

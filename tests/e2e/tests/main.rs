@@ -2,6 +2,7 @@
 //! the slow part); each module is one capability.
 
 mod client_types;
+mod contract;
 mod demo;
 mod edge;
 mod edge_api;
@@ -16,6 +17,6 @@ mod recovery;
 mod slowloris;
 mod spine;
 mod stages;
+mod support;
 mod tenancy;
 mod ws_protocol;
-mod support;

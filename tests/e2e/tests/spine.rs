@@ -633,6 +633,46 @@ async fn long_work_is_kept_alive_by_in_progress_acks() {
     assert_eq!(status_messages(&stored_events(&nats, &id).await).len(), 4);
 }
 
+/// A command redelivered while its first attempt still runs (in-progress acks lost in a
+/// NATS leader change, found by the chaos test) is finished by one attempt; the other then
+/// publishes nothing more (its events would land after the build's end) and stops.
+#[tokio::test]
+async fn an_attempt_whose_command_another_delivery_finished_publishes_nothing_more() {
+    let fixture = NatsFixture::start();
+    let (nats, defs) = prepared(&fixture, Duration::from_secs(2), 5).await;
+    let _worker = Worker::start(&fixture.url(), &defs, &[("PROBE_STEP_DELAY_MS", "300")]).await;
+    let id = build_id();
+    submit(&nats, &id, json!({"steps": 10})).await;
+    eventually(Duration::from_secs(20), "the attempt under way", || async {
+        (!stored_events(&nats, &id).await.is_empty()).then_some(())
+    })
+    .await;
+    // Another delivery finished the command: acked, it left the work queue.
+    let cmds = nats.js.get_stream("CMDS").await.expect("CMDS");
+    let command = cmds
+        .get_last_raw_message_by_subject(&buildwire_schemas::subjects::command(&id, Stage::Plan))
+        .await
+        .expect("the command");
+    assert!(
+        cmds.delete_message(command.sequence)
+            .await
+            .expect("deleted")
+    );
+    let at_finish = stored_events(&nats, &id).await.len();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let events = stored_events(&nats, &id).await;
+    assert!(
+        events.len() <= at_finish + 1,
+        "at most the event in flight, then nothing: {:?}",
+        status_messages(&events)
+    );
+    assert_eq!(
+        commands_waiting(&nats, &id, Stage::Execute).await,
+        0,
+        "nothing forwarded"
+    );
+}
+
 #[tokio::test]
 async fn every_log_line_of_a_build_s_work_carries_build_and_request_ids() {
     let fixture = NatsFixture::start();

@@ -1,10 +1,15 @@
 //! Test fixtures: real `nats-server` processes on free loopback ports with temporary
 //! storage (never port 4222), as a single node or a three-node JetStream cluster, plus
-//! helpers to read a build's stored events.
+//! helpers to read a build's stored events, and a PostgreSQL server of a test's own
+//! ([`OwnPostgres`]).
 //!
 //! Fixtures run with the production users and permissions (`nats/users.conf`'s rules,
 //! random passwords): [`NatsFixture::url`] carries the admin's credentials, so a test
 //! does anything; [`NatsFixture::url_as`] connects as one role, to prove what it may do.
+
+pub mod own_postgres;
+
+pub use own_postgres::OwnPostgres;
 
 use std::{path::PathBuf, time::Duration};
 
@@ -181,6 +186,17 @@ impl NatsCluster {
     pub fn urls_as(&self, role: Role) -> String {
         let nodes: Vec<&ServerProcess> = self.nodes.iter().collect();
         url_with(&self.passwords.credentials(role), &nodes)
+    }
+
+    /// The index in [`NatsCluster::nodes`] of the node leading `stream` now (the cluster
+    /// info of `$JS.API.STREAM.INFO.<stream>`), waiting up to 30 s while one is elected.
+    pub async fn stream_leader(&self, nats: &Nats, stream: &str) -> usize {
+        eventually(Duration::from_secs(30), "a stream leader", || async {
+            let mut handle = nats.js.get_stream(stream).await.ok()?;
+            let leader = handle.info().await.ok()?.cluster.clone()?.leader?;
+            self.nodes.iter().position(|n| n.options().name == leader)
+        })
+        .await
     }
 }
 

@@ -2,14 +2,13 @@
 
 use std::sync::Arc;
 
-use buildwire_schemas::api::{BuildAccepted, BuildProgress, BuildToken, EventsPage};
+use buildwire_schemas::api::{BuildAccepted, BuildProgress, BuildToken, EventsPage, ProblemCode};
 use buildwire_schemas::events::Cancelled;
 use buildwire_schemas::{Event, EventBody};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
-use serde_json::json;
 
 use super::ApiTags;
 use super::params::{BuildId, IdempotencyKey, SubmitBody};
@@ -17,7 +16,7 @@ use super::refusals::{BuildRefusals, CancelRefusals, HistoryRefusals, SubmitRefu
 use super::submit::{self, USER_HEADER};
 use super::validate;
 use crate::auth::ServiceKey;
-use crate::history::MAX_BATCH;
+use crate::log::MAX_PAGE as MAX_BATCH;
 use crate::problem::{ApiError, Refused};
 use crate::state::EdgeState;
 
@@ -88,8 +87,11 @@ impl BuildsApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: IdempotencyKey,
         body: SubmitBody,
+        request: &poem::Request,
     ) -> Result<Accepted, Refused<SubmitRefusals>> {
-        let accepted = submit::submit(&state, body.0, idempotency_key.0).await?;
+        let submitted = submit::submit(&state, body.0, idempotency_key.0);
+        let accepted =
+            tracing::Instrument::instrument(submitted, submit::span(request.headers())).await?;
         Ok(Accepted::Accepted(Json(accepted)))
     }
 
@@ -111,8 +113,11 @@ impl BuildsApi {
         #[oai(name = "Idempotency-Key")]
         idempotency_key: IdempotencyKey,
         body: SubmitBody,
+        request: &poem::Request,
     ) -> Result<Accepted, Refused<SubmitRefusals>> {
-        let accepted = submit::submit(&state, body.0, idempotency_key.0).await?;
+        let submitted = submit::submit(&state, body.0, idempotency_key.0);
+        let accepted =
+            tracing::Instrument::instrument(submitted, submit::span(request.headers())).await?;
         Ok(Accepted::Accepted(Json(accepted)))
     }
 
@@ -169,7 +174,9 @@ impl BuildsApi {
     ) -> Result<History, Refused<HistoryRefusals>> {
         let limit = usize::try_from(limit.0).unwrap_or(MAX_BATCH);
         if !(1..=MAX_BATCH).contains(&limit) {
-            return Err(ApiError::invalid("INVALID_LIMIT", "limit must be 1-1000").into());
+            return Err(
+                ApiError::invalid(ProblemCode::InvalidLimit, "limit must be 1-1000").into(),
+            );
         }
         let (events, has_more) = events_page(&state, id.as_str(), after.0, limit).await?;
         Ok(History::Ok(Json(EventsPage { events, has_more })))
@@ -201,23 +208,13 @@ impl BuildsApi {
             }
             return Err(ApiError::new(
                 poem::http::StatusCode::CONFLICT,
-                "BUILD_FINISHED",
+                ProblemCode::BuildFinished,
                 format!("build {id} already ended ({:?})", progress.status),
             )
             .into());
         }
-        let flag = json!({ "cancelledAt": chrono::Utc::now() }).to_string();
-        state
-            .cancels
-            .put(id, flag.into())
-            .await
-            .map_err(|e| ApiError::unavailable(e.to_string()))?;
-        let first = state
-            .hub
-            .history()
-            .first(id)
-            .await
-            .map_err(ApiError::from)?;
+        state.cancels.set(id).await.map_err(ApiError::from)?;
+        let first = state.jetstream.first(id).await.map_err(ApiError::from)?;
         let request_id = first
             .as_ref()
             .and_then(|(frame, _)| frame.event.as_ref())
@@ -260,8 +257,7 @@ impl BuildsApi {
     ) -> Result<FreshToken, Refused<BuildRefusals>> {
         let id = id.as_str();
         let (_, headers) = state
-            .hub
-            .history()
+            .jetstream
             .first(id)
             .await
             .map_err(ApiError::from)?
@@ -282,73 +278,44 @@ fn default_limit() -> u32 {
     100
 }
 
-/// A page of history: the database's recorded events, topped up from JetStream when the
-/// recorder is behind (or the database is away). 404 when neither knows the build.
+/// A page of history from the build log (the database for what JetStream no longer
+/// holds, then JetStream), log links signed on the way out. 404 when no store knows the
+/// build.
 pub async fn events_page(
     state: &EdgeState,
     build_id: &str,
     after: u64,
     limit: usize,
 ) -> Result<(Vec<Event>, bool), ApiError> {
-    let mut events = Vec::new();
-    if let Some(store) = &state.store {
-        match store.events_after(build_id, after, limit as u64).await {
-            Ok((recorded, true)) => return Ok((recorded, true)),
-            Ok((recorded, false)) => events = recorded,
-            Err(err) => {
-                tracing::warn!(%build_id, %err, "database unavailable: history from JetStream")
-            }
-        }
-    }
-    let cursor = events.last().map_or(after, |e| e.seq);
-    let page = state
-        .hub
-        .history()
-        .after(build_id, cursor, limit - events.len().min(limit - 1))
-        .await?;
-    let has_more = page.pending > 0 || events.len() + page.frames.len() > limit;
-    events.extend(page.frames.into_iter().filter_map(|f| f.event));
-    events.truncate(limit);
-    if events.is_empty() && after == 0 && state.hub.history().first(build_id).await?.is_none() {
+    let page = state.hub.log().since(build_id, after, limit).await?;
+    if page.position.is_none() {
         return Err(ApiError::unknown_build(build_id));
     }
+    let has_more = page.has_more();
+    let links = state.hub.links();
+    let events = page
+        .frames
+        .iter()
+        .filter_map(|frame| frame.event.clone())
+        .map(|mut event| {
+            links.sign_event(&mut event);
+            event
+        })
+        .collect();
     Ok((events, has_more))
 }
 
-/// A build's progress: the recorded row, else folded from its stored events (404 when
-/// neither exists).
+/// A build's progress from the build log (the recorded row when the recorder is up to
+/// date, else folded from the events), its log link freshly signed. 404 when unknown.
 pub async fn progress(state: &EdgeState, build_id: &str) -> Result<BuildProgress, ApiError> {
     validate::build_id(build_id)?;
-    if let Some(store) = &state.store {
-        match store.progress(build_id).await {
-            Ok(Some(mut progress)) => {
-                // Prefer JetStream when the recorder has not caught up yet.
-                let newest = state.hub.history().last(build_id).await?;
-                if newest.is_none_or(|frame| frame.seq <= progress.last_seq) {
-                    if progress.build_log_url.is_some() {
-                        progress.build_log_url = Some(crate::logs::log_url(state, build_id));
-                    }
-                    return Ok(progress);
-                }
-            }
-            Ok(None) => {}
-            Err(err) => {
-                tracing::warn!(%build_id, %err, "database unavailable: progress from JetStream")
-            }
-        }
-    }
-    let frames = state.hub.history().all_after(build_id, 0).await?;
-    if frames.is_empty() {
-        return Err(ApiError::unknown_build(build_id));
-    }
-    let events = frames.iter().filter_map(|f| f.event.as_ref());
-    let mut progress = BuildProgress::from_events(build_id, events);
-    if let Some(last) = frames.last() {
-        progress.last_seq = progress.last_seq.max(last.seq);
-    }
-    // The URL in the events expired 15 minutes after the build; hand out a fresh one.
-    if progress.build_log_url.is_some() {
-        progress.build_log_url = Some(crate::logs::log_url(state, build_id));
-    }
+    let mut progress = state
+        .hub
+        .log()
+        .progress(build_id)
+        .await?
+        .ok_or_else(|| ApiError::unknown_build(build_id))?;
+    // The link a stored event or row keeps is a reference: a fresh one each time.
+    state.hub.links().sign_progress(&mut progress);
     Ok(progress)
 }

@@ -4,6 +4,7 @@
 //! previews, the browser client) are documented by [`served`], so the spec is the whole
 //! public surface.
 
+pub mod answers;
 pub mod builds;
 pub mod ops;
 pub mod params;

@@ -4,6 +4,7 @@
 use std::marker::PhantomData;
 use std::sync::Arc;
 
+use buildwire_runtime::jetstream::stream::{CMDS, EVENTS};
 use poem::web::Data;
 use poem::{IntoResponse, Response};
 use poem_openapi::payload::Payload;
@@ -12,7 +13,6 @@ use poem_openapi::{ApiResponse, OpenApi};
 
 use super::ApiTags;
 use super::refusals::ReadyRefusals;
-use crate::history::STREAM;
 use crate::problem::{ApiError, Refused};
 use crate::state::EdgeState;
 
@@ -134,7 +134,7 @@ impl OpsApi {
         if !connected {
             return Err(ApiError::unavailable("NATS is not connected").into());
         }
-        for stream in [STREAM, "CMDS"] {
+        for stream in [EVENTS, CMDS] {
             let found = tokio::time::timeout(
                 std::time::Duration::from_secs(2),
                 state.nats.js.get_stream(stream),
@@ -160,6 +160,9 @@ impl OpsApi {
         operation_id = "getMetrics"
     )]
     async fn metrics(&self, state: Data<&Arc<EdgeState>>) -> MetricsText {
-        MetricsText::Ok(Text::new(state.metrics.render()))
+        // This node's series, then the process's other services' (`buildwire up`).
+        MetricsText::Ok(Text::new(buildwire_runtime::metrics::merge(
+            state.metrics.render(),
+        )))
     }
 }

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use buildwire_schemas::api::SubmitBuild;
+use buildwire_schemas::api::{ProblemCode, SubmitBuild};
 use buildwire_schemas::openapi::examples;
 use poem::{Request, RequestBody};
 use poem_openapi::payload::{Json, ParsePayload, Payload};
@@ -26,16 +26,19 @@ pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
 /// The refusal of a path poem-openapi could not read. Its parameters are renamed inside
 /// poem-openapi's router, but the only one that can be refused is a [`BuildId`].
 pub fn path_refusal(reason: &str) -> ApiError {
-    ApiError::bad_request("INVALID_BUILD_ID", reason.to_string())
+    ApiError::bad_request(ProblemCode::InvalidBuildId, reason.to_string())
 }
 
 /// The refusal of a query parameter poem-openapi could not read (named as in the spec).
 pub fn refusal(param: &str, reason: &str) -> ApiError {
     let detail = format!("{param}: {reason}");
     match param {
-        "after" => ApiError::bad_request("INVALID_CURSOR", detail),
-        "limit" => ApiError::invalid("INVALID_LIMIT", "limit must be an integer, 1-1000"),
-        _ => ApiError::bad_request("BAD_REQUEST", detail),
+        "after" => ApiError::bad_request(ProblemCode::InvalidCursor, detail),
+        "limit" => ApiError::invalid(
+            ProblemCode::InvalidLimit,
+            "limit must be an integer, 1-1000",
+        ),
+        _ => ApiError::bad_request(ProblemCode::BadRequest, detail),
     }
 }
 
@@ -149,7 +152,7 @@ impl IdempotencyKey {
         };
         if values.next().is_some() {
             return Err(ApiError::bad_request(
-                "INVALID_IDEMPOTENCY_KEY",
+                ProblemCode::InvalidIdempotencyKey,
                 "send one Idempotency-Key header, not several",
             ));
         }
@@ -219,11 +222,14 @@ impl ParsePayload for SubmitBody {
     async fn from_request(request: &Request, body: &mut RequestBody) -> poem::Result<Self> {
         let bytes = <Vec<u8> as poem::FromRequest>::from_request(request, body).await?;
         let value: Value = serde_json::from_slice(&bytes).map_err(|err| {
-            ApiError::bad_request("INVALID_JSON", format!("the body is not JSON: {err}"))
+            ApiError::bad_request(
+                ProblemCode::InvalidJson,
+                format!("the body is not JSON: {err}"),
+            )
         })?;
         validate::submission_json(&value)?;
         let submission: SubmitBuild = serde_json::from_value(value)
-            .map_err(|err| ApiError::invalid("INVALID_BODY", err.to_string()))?;
+            .map_err(|err| ApiError::invalid(ProblemCode::InvalidBody, err.to_string()))?;
         Ok(SubmitBody(submission))
     }
 }

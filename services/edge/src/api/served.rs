@@ -6,25 +6,23 @@
 //! handlers answer, registered in `lib.rs`).
 
 use std::collections::HashMap;
-use std::marker::PhantomData;
 
 use poem::http::Method;
-use poem::{IntoResponse, Response};
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::param::{Header, Path, Query};
-use poem_openapi::registry::{
-    MetaApi, MetaHeader, MetaMediaType, MetaResponse, MetaResponses, MetaSchema, MetaSchemaRef,
-    Registry,
-};
-use poem_openapi::{ApiResponse, OpenApi, SecurityScheme};
+use poem_openapi::registry::{MetaApi, Registry};
+use poem_openapi::{OpenApi, SecurityScheme};
 
 use super::ApiTags;
+use super::answers::{
+    ClientAnswers, LogAnswers, Never, PreviewFileAnswers, PreviewRootAnswers, SseAnswers,
+    WebSocketAnswers, never,
+};
 use super::params::{BuildId, ClientFile};
 use super::refusals::{
     ClientRefusals, LogRefusals, PreviewRefusals, PreviewRootRefusals, SseRefusals,
     WebSocketRefusals,
 };
-use crate::problem::{ApiError, Refused};
 
 /// An API whose operations and schemas are documented but not routed.
 pub struct DocsOnly<T>(pub T);
@@ -69,226 +67,6 @@ pub enum BuildTokenAuth {
     Query(BuildTokenQuery),
     /// `Authorization: Bearer`.
     Header(BuildTokenBearer),
-}
-
-/// One documented answer of a route served elsewhere.
-pub struct Doc {
-    status: u16,
-    description: &'static str,
-    content: Option<(&'static str, MetaSchema)>,
-    headers: Vec<MetaHeader>,
-}
-
-impl Doc {
-    fn new(status: u16, description: &'static str) -> Doc {
-        Doc {
-            status,
-            description,
-            content: None,
-            headers: Vec::new(),
-        }
-    }
-
-    fn body(mut self, content_type: &'static str, schema: MetaSchema) -> Doc {
-        self.content = Some((content_type, schema));
-        self
-    }
-
-    fn header(mut self, name: &str, description: &str, required: bool, example: &str) -> Doc {
-        self.headers.push(MetaHeader {
-            name: name.into(),
-            description: Some(description.into()),
-            required,
-            deprecated: false,
-            schema: MetaSchemaRef::Inline(Box::new(MetaSchema {
-                example: Some(example.into()),
-                ..MetaSchema::new("string")
-            })),
-        });
-        self
-    }
-}
-
-fn text(example: &str) -> MetaSchema {
-    MetaSchema {
-        example: Some(example.into()),
-        ..MetaSchema::new("string")
-    }
-}
-
-/// The successful answers of one route served elsewhere.
-pub trait Answers: Send {
-    /// Each answer.
-    fn answers() -> Vec<Doc>;
-}
-
-/// The answer type of an operation served elsewhere: its meta is `A`'s; it is never
-/// produced (the route's own handler answers).
-pub struct Served<A>(PhantomData<fn() -> A>);
-
-impl<A> IntoResponse for Served<A> {
-    fn into_response(self) -> Response {
-        poem::error::ResponseError::as_response(&not_routed())
-    }
-}
-
-impl<A: Answers> ApiResponse for Served<A> {
-    fn meta() -> MetaResponses {
-        let responses = A::answers()
-            .into_iter()
-            .map(|doc| MetaResponse {
-                description: doc.description,
-                status: Some(doc.status),
-                status_range: None,
-                content: doc
-                    .content
-                    .into_iter()
-                    .map(|(content_type, schema)| MetaMediaType {
-                        content_type,
-                        schema: MetaSchemaRef::Inline(Box::new(schema)),
-                    })
-                    .collect(),
-                headers: doc.headers,
-            })
-            .collect();
-        MetaResponses { responses }
-    }
-
-    fn register(_registry: &mut Registry) {}
-}
-
-fn not_routed() -> ApiError {
-    ApiError::new(
-        poem::http::StatusCode::NOT_FOUND,
-        "NOT_FOUND",
-        "this route is served by the edge's own handler",
-    )
-}
-
-type Never<A, R> = Result<Served<A>, Refused<R>>;
-
-fn never<A, R>() -> Never<A, R> {
-    Err(not_routed().into())
-}
-
-/// `GET /ws/builds/{id}`.
-pub struct WebSocketAnswers;
-impl Answers for WebSocketAnswers {
-    fn answers() -> Vec<Doc> {
-        vec![Doc::new(
-            101,
-            "Switching to WebSocket. The server sends `connected` (`lastSeq`, `recovered`), \
-             then one text frame per event (an `Event`), and `heartbeat` after 15-30 s of \
-             silence. The client may send `{\"type\":\"resume\",\"after\":N}` (answered like a \
-             new connection) and `{\"type\":\"ping\"}` (answered with `heartbeat`), at most \
-             1 KiB. Close codes: 1000 build finished, 1001 server going away, 1008 \
-             unsupported message, 1009 message too big, 1011 history unavailable, 1013 slow \
-             consumer; reasons that matter end with `resume after <seq>`.",
-        )]
-    }
-}
-
-/// `GET /events/{id}`.
-pub struct SseAnswers;
-impl Answers for SseAnswers {
-    fn answers() -> Vec<Doc> {
-        vec![
-            Doc::new(
-                200,
-                "Server-Sent Events: `retry: 2000`, a comment `: connected lastSeq=N \
-                 recovered=B`, then `id: <seq>` and `data: <Event JSON>` per event, `: \
-                 heartbeat` comments when idle; the stream ends after the terminal event \
-                 (`complete`, `failed`, `cancelled`).",
-            )
-            .body(
-                "text/event-stream",
-                text(
-                    "retry: 2000\n\n: connected lastSeq=12 recovered=true\n\nid: 13\ndata: \
-                     {\"seq\":13,\"buildId\":\"01JF3KX0W8R4Y6T2N5M7P9Q1ZB\",\"type\":\"complete\",\
-                     \"timestamp\":\"2026-11-20T10:15:13.000Z\",\"requestId\":\"req-7f3a\",\
-                     \"previewUrl\":\"https://buildwire.example.com/preview/01JF3KX0W8R4Y6T2N5M7P9Q1ZB/\",\
-                     \"message\":\"Your app is ready!\"}\n\n",
-                ),
-            ),
-            Doc::new(
-                204,
-                "The build ended and the client has every event: `EventSource` stops \
-                 reconnecting.",
-            ),
-        ]
-    }
-}
-
-/// `GET /v1/builds/{id}/logs/build`.
-pub struct LogAnswers;
-impl Answers for LogAnswers {
-    fn answers() -> Vec<Doc> {
-        vec![
-            Doc::new(200, "The full build log (npm install and npm run build).")
-                .body(
-                    "text/plain; charset=utf-8",
-                    text("> app@0.0.0 build\n> vite build\n✓ built in 1.2s\n"),
-                )
-                .header(
-                    "Content-Encoding",
-                    "`gzip` for logs stored compressed (over 1 MiB).",
-                    false,
-                    "gzip",
-                ),
-        ]
-    }
-}
-
-/// `GET /preview/{id}`.
-pub struct PreviewRootAnswers;
-impl Answers for PreviewRootAnswers {
-    fn answers() -> Vec<Doc> {
-        vec![
-            Doc::new(
-                301,
-                "To `/preview/{id}/`, so the app's relative URLs resolve.",
-            )
-            .header(
-                "Location",
-                "The preview's root.",
-                true,
-                "/preview/01JF3KX0W8R4Y6T2N5M7P9Q1ZB/",
-            ),
-        ]
-    }
-}
-
-/// `GET /preview/{id}/{path}`.
-pub struct PreviewFileAnswers;
-impl Answers for PreviewFileAnswers {
-    fn answers() -> Vec<Doc> {
-        vec![
-            Doc::new(
-                200,
-                "The file, with its type by extension (`index.html` for a path ending in `/`).",
-            )
-            .body(
-                "*/*",
-                MetaSchema {
-                    example: Some("<!doctype html><html>...</html>".into()),
-                    ..MetaSchema::new_with_format("string", "binary")
-                },
-            ),
-        ]
-    }
-}
-
-/// `GET /client/{file}`.
-pub struct ClientAnswers;
-impl Answers for ClientAnswers {
-    fn answers() -> Vec<Doc> {
-        vec![
-            Doc::new(200, "The ES module, as `clients/web` has it.").body(
-                "text/javascript; charset=utf-8",
-                text("export function watchBuild({ baseUrl, buildId, token }) { ... }"),
-            ),
-        ]
-    }
 }
 
 /// One operation per route served elsewhere (see the module docs).

@@ -4,7 +4,7 @@
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::kv::CreateErrorKind;
-use buildwire_schemas::api::{BuildAccepted, SubmitBuild};
+use buildwire_schemas::api::{BuildAccepted, ProblemCode, SubmitBuild};
 use buildwire_schemas::events::{StatusCode, StatusUpdate};
 use buildwire_schemas::{BuildStatus, Event, EventBody, Stage, StageCommand};
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,21 @@ struct Remembered {
 fn fingerprint(body: &SubmitBuild) -> String {
     let text = serde_json::to_string(body).unwrap_or_default();
     hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+/// The span a submission runs in: a child of the main app's W3C `traceparent` when the
+/// request carries one, so a build's trace starts in the main app. The build's first event
+/// and its plan command carry it on (`runtime::trace_context`).
+pub fn span(headers: &poem::http::HeaderMap) -> tracing::Span {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let span = tracing::info_span!(
+        "submit build",
+        otel.kind = "server",
+        buildId = tracing::field::Empty,
+        traceId = tracing::field::Empty,
+    );
+    buildwire_runtime::trace_context::adopt_w3c(&span, header("traceparent"), header("tracestate"));
+    span
 }
 
 /// Accepts `body`, once per `idempotency_key`. A repeat of an accepted submission gets its
@@ -111,13 +126,13 @@ async fn repeat(
 ) -> Result<BuildAccepted, ApiError> {
     if first.fingerprint != fingerprint(body) {
         return Err(ApiError::invalid(
-            "IDEMPOTENCY_KEY_REUSED",
+            ProblemCode::IdempotencyKeyReused,
             "this Idempotency-Key was used with a different body",
         ));
     }
     // The first node may have died between remembering and publishing; publishing again
     // with the same Nats-Msg-Ids stores nothing twice.
-    if state.hub.history().first(&first.build_id).await?.is_none() {
+    if state.jetstream.first(&first.build_id).await?.is_none() {
         enqueue(state, body, &first.build_id, &first.request_id).await?;
     }
     Ok(accepted(state, &first.build_id, &body.user_id))
@@ -128,7 +143,7 @@ async fn owned(state: &EdgeState, body: &SubmitBuild) -> Result<(), ApiError> {
     if let Some(parent) = &body.parent_build_id {
         state
             .owners
-            .check_build(parent, &body.user_id, state.hub.history())
+            .check_build(parent, &body.user_id, &state.jetstream)
             .await?;
     }
     if let Some(project) = &body.project_id {
@@ -154,6 +169,7 @@ async fn enqueue(
             build_status: Some(BuildStatus::Queued),
         }),
     );
+    tracing::Span::current().record("buildId", build_id);
     state.owners.record_build(build_id, &body.user_id).await?;
     let mut headers = HeaderMap::new();
     headers.insert(USER_HEADER, body.user_id.as_str());

@@ -1,7 +1,7 @@
 //! Checks on what the main app sends, each failing with a 422 naming the field: the
 //! rules the spec states for `SubmitBuild` (`buildwire_schemas::api`'s patterns).
 
-use buildwire_schemas::api::SubmitBuild;
+use buildwire_schemas::api::{ProblemCode, SubmitBuild};
 use buildwire_schemas::subjects::check_build_id;
 use serde_json::Value;
 
@@ -10,12 +10,12 @@ use crate::problem::ApiError;
 pub use buildwire_schemas::api::{MAX_ID_CHARS, MAX_PROMPT_CHARS};
 
 /// A submission's fields: JSON name, the code a refusal carries, required.
-const SUBMISSION_FIELDS: [(&str, &str, bool); 5] = [
-    ("prompt", "INVALID_PROMPT", true),
-    ("userId", "INVALID_USER_ID", true),
-    ("projectId", "INVALID_PROJECT_ID", false),
-    ("parentBuildId", "INVALID_PARENT_BUILD_ID", false),
-    ("requestId", "INVALID_REQUEST_ID", false),
+const SUBMISSION_FIELDS: [(&str, ProblemCode, bool); 5] = [
+    ("prompt", ProblemCode::InvalidPrompt, true),
+    ("userId", ProblemCode::InvalidUserId, true),
+    ("projectId", ProblemCode::InvalidProjectId, false),
+    ("parentBuildId", ProblemCode::InvalidParentBuildId, false),
+    ("requestId", ProblemCode::InvalidRequestId, false),
 ];
 
 fn json_type(value: &Value) -> &'static str {
@@ -35,7 +35,7 @@ fn json_type(value: &Value) -> &'static str {
 pub fn submission_json(body: &Value) -> Result<(), ApiError> {
     let Some(fields) = body.as_object() else {
         return Err(ApiError::invalid(
-            "INVALID_BODY",
+            ProblemCode::InvalidBody,
             format!("the body must be a JSON object, not {}", json_type(body)),
         ));
     };
@@ -66,11 +66,14 @@ fn id_like(value: &str) -> bool {
 pub fn submission(body: &SubmitBuild) -> Result<(), ApiError> {
     let prompt = body.prompt.as_str();
     if prompt.trim().is_empty() {
-        return Err(ApiError::invalid("INVALID_PROMPT", "prompt is empty"));
+        return Err(ApiError::invalid(
+            ProblemCode::InvalidPrompt,
+            "prompt is empty",
+        ));
     }
     if prompt.chars().count() > MAX_PROMPT_CHARS {
         return Err(ApiError::invalid(
-            "INVALID_PROMPT",
+            ProblemCode::InvalidPrompt,
             format!("prompt is longer than {MAX_PROMPT_CHARS} characters"),
         ));
     }
@@ -79,13 +82,13 @@ pub fn submission(body: &SubmitBuild) -> Result<(), ApiError> {
         .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
     {
         return Err(ApiError::invalid(
-            "INVALID_PROMPT",
+            ProblemCode::InvalidPrompt,
             "prompt contains control characters",
         ));
     }
     if !id_like(&body.user_id) {
         return Err(ApiError::invalid(
-            "INVALID_USER_ID",
+            ProblemCode::InvalidUserId,
             format!("userId must be 1-{MAX_ID_CHARS} of A-Z a-z 0-9 _ . - @ : +"),
         ));
     }
@@ -93,19 +96,19 @@ pub fn submission(body: &SubmitBuild) -> Result<(), ApiError> {
         && !id_like(project)
     {
         return Err(ApiError::invalid(
-            "INVALID_PROJECT_ID",
+            ProblemCode::InvalidProjectId,
             format!("projectId must be 1-{MAX_ID_CHARS} of A-Z a-z 0-9 _ . - @ : +"),
         ));
     }
     if let Some(parent) = &body.parent_build_id {
         check_build_id(parent)
-            .map_err(|e| ApiError::invalid("INVALID_PARENT_BUILD_ID", e.to_string()))?;
+            .map_err(|e| ApiError::invalid(ProblemCode::InvalidParentBuildId, e.to_string()))?;
     }
     if let Some(request) = &body.request_id
         && !id_like(request)
     {
         return Err(ApiError::invalid(
-            "INVALID_REQUEST_ID",
+            ProblemCode::InvalidRequestId,
             format!("requestId must be 1-{MAX_ID_CHARS} of A-Z a-z 0-9 _ . - @ : +"),
         ));
     }
@@ -118,7 +121,7 @@ pub fn idempotency_key(key: &str) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::bad_request(
-            "INVALID_IDEMPOTENCY_KEY",
+            ProblemCode::InvalidIdempotencyKey,
             "Idempotency-Key must be 1-255 visible ASCII characters",
         ))
     }
@@ -126,7 +129,8 @@ pub fn idempotency_key(key: &str) -> Result<(), ApiError> {
 
 /// A build id from a path.
 pub fn build_id(id: &str) -> Result<(), ApiError> {
-    check_build_id(id).map_err(|e| ApiError::bad_request("INVALID_BUILD_ID", e.to_string()))
+    check_build_id(id)
+        .map_err(|e| ApiError::bad_request(ProblemCode::InvalidBuildId, e.to_string()))
 }
 
 #[cfg(test)]
@@ -147,14 +151,20 @@ mod tests {
     fn bad_fields_are_named() {
         assert!(submission(&body("Create a todo app", "user-1")).is_ok());
         let code = |b: &SubmitBuild| submission(b).err().map(|e| e.code);
-        assert_eq!(code(&body("  ", "u")), Some("INVALID_PROMPT"));
-        assert_eq!(code(&body("a\u{0}b", "u")), Some("INVALID_PROMPT"));
-        assert_eq!(code(&body(&"x".repeat(8001), "u")), Some("INVALID_PROMPT"));
-        assert_eq!(code(&body("ok", "")), Some("INVALID_USER_ID"));
-        assert_eq!(code(&body("ok", "a b")), Some("INVALID_USER_ID"));
+        assert_eq!(code(&body("  ", "u")), Some(ProblemCode::InvalidPrompt));
+        assert_eq!(
+            code(&body("a\u{0}b", "u")),
+            Some(ProblemCode::InvalidPrompt)
+        );
+        assert_eq!(
+            code(&body(&"x".repeat(8001), "u")),
+            Some(ProblemCode::InvalidPrompt)
+        );
+        assert_eq!(code(&body("ok", "")), Some(ProblemCode::InvalidUserId));
+        assert_eq!(code(&body("ok", "a b")), Some(ProblemCode::InvalidUserId));
         let mut parent = body("ok", "u");
         parent.parent_build_id = Some("../../etc".into());
-        assert_eq!(code(&parent), Some("INVALID_PARENT_BUILD_ID"));
+        assert_eq!(code(&parent), Some(ProblemCode::InvalidParentBuildId));
         assert!(idempotency_key("abc-123").is_ok());
         assert!(idempotency_key("").is_err());
         assert!(idempotency_key("has space").is_err());
@@ -178,20 +188,23 @@ mod tests {
         );
         assert_eq!(
             code(serde_json::json!({ "prompt": "p", "userId": false })),
-            Some((422, "INVALID_USER_ID"))
+            Some((422, ProblemCode::InvalidUserId))
         );
         assert_eq!(
             code(serde_json::json!({ "prompt": 5, "userId": "u" })),
-            Some((422, "INVALID_PROMPT"))
+            Some((422, ProblemCode::InvalidPrompt))
         );
         assert_eq!(
             code(serde_json::json!({ "prompt": "p" })),
-            Some((422, "INVALID_USER_ID"))
+            Some((422, ProblemCode::InvalidUserId))
         );
         assert_eq!(
             code(serde_json::json!({ "prompt": "p", "userId": "u", "requestId": ["x"] })),
-            Some((422, "INVALID_REQUEST_ID"))
+            Some((422, ProblemCode::InvalidRequestId))
         );
-        assert_eq!(code(serde_json::json!([1])), Some((422, "INVALID_BODY")));
+        assert_eq!(
+            code(serde_json::json!([1])),
+            Some((422, ProblemCode::InvalidBody))
+        );
     }
 }

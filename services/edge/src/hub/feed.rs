@@ -1,55 +1,48 @@
-//! One build's live feed on one node: a core subscription to `live.build.<id>.events`
-//! (EVENTS republishes every stored event there) broadcast to the node's viewers.
+//! One build's live feed on one node: what its [`LiveSource`] hears, kept in order in a
+//! [`Window`] and broadcast to the node's viewers of the build.
 //!
-//! The feed keeps its broadcast contiguous: a republished message whose
-//! `Nats-Last-Sequence` is not the last sequence seen, a NATS reconnect, or a
-//! slow-consumer drop makes it refetch the missing events from history first.
+//! The broadcast stays contiguous: a stored event whose `Nats-Last-Sequence` is ahead of
+//! the feed, a NATS reconnect, or a read that failed makes the feed read the log from its
+//! head before broadcasting on. The feed runs until the hub stops it ([`Feed::stop`]).
 
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use async_nats::{Message, Subscriber};
-use buildwire_schemas::events::StatusCode;
-use buildwire_schemas::{EventBody, subjects};
 use futures::StreamExt;
-use tokio::sync::{broadcast, watch};
-use tokio_util::sync::{CancellationToken, DropGuard};
+use futures::stream::BoxStream;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
-use super::HubShared;
-use crate::frame::{Frame, parse_timestamp};
-use crate::history::{History, HistoryError, header_u64};
-use crate::metrics::Metrics;
+use super::live::Heard;
+use super::window::Window;
+use super::{Context, ReasonLabel};
+use crate::frame::Frame;
+use crate::log::{BuildLog, LogError, MAX_PAGE};
 
-/// Frames a viewer may fall behind the feed before it counts as slow: the bound of each
-/// connection's queue.
-pub const VIEWER_QUEUE: usize = 512;
-/// Pause before retrying a refetch that failed (NATS away).
+/// Pause before retrying a read that failed (NATS away).
 const REFETCH_RETRY: Duration = Duration::from_millis(500);
 
-/// A build's newest frames, kept so that viewers resuming inside it (a reconnect storm)
-/// cost no JetStream read: it holds every event of the build after `after`, in order.
-struct Window {
-    frames: VecDeque<Arc<Frame>>,
-    /// Every event after this sequence is in `frames`; `None` while that is not known.
-    after: Option<u64>,
+/// A build's live events on this node.
+pub struct Feed {
+    build_id: Box<str>,
+    id: u64,
+    tx: broadcast::Sender<Arc<Frame>>,
+    window: Mutex<Window>,
+    stop: CancellationToken,
 }
 
-impl Window {
-    fn push(&mut self, frame: Arc<Frame>) {
-        self.frames.push_back(frame);
-        if self.frames.len() > VIEWER_QUEUE
-            && let Some(dropped) = self.frames.pop_front()
-        {
-            self.after = self.after.map(|_| dropped.seq);
-        }
+impl std::fmt::Debug for Feed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Feed")
+            .field("build_id", &self.build_id)
+            .field("id", &self.id)
+            .finish()
     }
 }
 
-/// What a viewer resuming inside the window starts from.
-pub struct WindowRead {
-    /// Every frame after the viewer's cursor.
+/// What a viewer whose cursor the window covers starts from.
+pub struct Joined {
+    /// Every frame after the cursor.
     pub frames: Vec<Arc<Frame>>,
     /// The build's newest frame.
     pub last: Arc<Frame>,
@@ -57,109 +50,57 @@ pub struct WindowRead {
     pub rx: broadcast::Receiver<Arc<Frame>>,
 }
 
-impl WindowRead {
-    /// Whether a client whose last event is `after` already has the build's last one.
-    pub fn finished_for(&self, after: u64) -> bool {
-        self.last.is_terminal() && after >= self.last.seq
+/// Reads everything of `build_id` after 0 into a window of `len` frames.
+async fn fill(log: &dyn BuildLog, build_id: &str, len: usize) -> Result<Window, LogError> {
+    let read = log.since(build_id, 0, MAX_PAGE).await?;
+    let mut next = read.has_more().then(|| read.frames.last().map(|f| f.seq));
+    let mut window = Window::filled(read, len);
+    while let Some(Some(cursor)) = next {
+        let page = log.since(build_id, cursor, MAX_PAGE).await?;
+        next = page.has_more().then(|| page.frames.last().map(|f| f.seq));
+        page.frames.into_iter().for_each(|f| window.push(f));
     }
-}
-
-fn lock(window: &Mutex<Window>) -> std::sync::MutexGuard<'_, Window> {
-    window.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// A build's live events on this node.
-pub struct Feed {
-    build_id: String,
-    id: u64,
-    tx: broadcast::Sender<Arc<Frame>>,
-    head: Arc<AtomicU64>,
-    window: Arc<Mutex<Window>>,
-    hub: Weak<HubShared>,
-    metrics: Metrics,
-    /// The first sequence the database holds for the build (`None`: nothing), asked once
-    /// per feed rather than once per viewer.
-    earliest_recorded: tokio::sync::OnceCell<Option<u64>>,
-    _stop: DropGuard,
-}
-
-impl std::fmt::Debug for Feed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Feed")
-            .field("build_id", &self.build_id)
-            .field("head", &self.head())
-            .finish()
-    }
+    Ok(window)
 }
 
 impl Feed {
-    /// Subscribes, learns the newest stored sequence, and starts the feed's task.
+    /// Subscribes, fills the window from the log, and starts the feed's task; `stop` ends
+    /// it.
     pub(crate) async fn start(
-        hub: &Arc<HubShared>,
+        context: &Arc<Context>,
         build_id: &str,
         id: u64,
-    ) -> Result<Arc<Feed>, HistoryError> {
-        let subscriber = hub
-            .client
-            .subscribe(subjects::live_events(build_id))
-            .await
-            .map_err(|e| HistoryError::Unavailable(e.to_string()))?;
-        // Subscribed first, so anything stored after this read arrives live. The read
+        stop: CancellationToken,
+    ) -> Result<Arc<Feed>, LogError> {
+        // Subscribed first, so anything stored after the read below arrives live. The read
         // fills the window once per feed, instead of once per viewer.
-        let stored = hub.history.all_after(build_id, 0).await?;
-        let head = stored.last().map_or(0, |f| f.seq);
-        // The build's first event is the edge's `queued`: holding it proves the window
-        // holds the whole build (JetStream deletes from the front).
-        let whole = stored.first().is_some_and(|frame| {
-            matches!(
-                frame.event.as_ref().map(|e| &e.body),
-                Some(EventBody::Status(status)) if status.code == StatusCode::Queued
-            )
-        });
-        let skip = stored.len().saturating_sub(VIEWER_QUEUE);
-        let mut window = Window {
-            frames: VecDeque::with_capacity(stored.len().min(VIEWER_QUEUE)),
-            after: None,
-        };
-        if whole {
-            window.after = Some(if skip == 0 { 0 } else { stored[skip - 1].seq });
-        } else if let Some(last) = stored.last() {
-            // Only what comes from now on is known to be complete.
-            window.after = Some(last.seq);
-        }
-        window
-            .frames
-            .extend(stored.into_iter().skip(skip).map(Arc::new));
-        let window = Arc::new(Mutex::new(window));
-        let (tx, _) = broadcast::channel(VIEWER_QUEUE);
-        let head = Arc::new(AtomicU64::new(head));
-        let stop = CancellationToken::new();
-        let task = FeedTask {
-            build_id: build_id.to_string(),
-            tx: tx.clone(),
-            head: head.clone(),
-            window: window.clone(),
-            history: hub.history.clone(),
-            metrics: hub.metrics.clone(),
-            dirty: false,
-        };
-        let mut resyncs = hub.resyncs.clone();
-        resyncs.mark_unchanged();
-        tokio::spawn(task.run(subscriber, resyncs, stop.clone()));
-        Ok(Arc::new(Feed {
-            build_id: build_id.to_string(),
+        let heard = context.live.subscribe(build_id).await?;
+        let window = fill(&*context.log, build_id, context.options.window).await?;
+        let head = window.last().map_or(window.from(), |f| f.seq);
+        let (tx, _) = broadcast::channel(context.options.queue);
+        let feed = Arc::new(Feed {
+            build_id: build_id.into(),
             id,
             tx,
+            window: Mutex::new(window),
+            stop,
+        });
+        let task = FeedTask {
+            feed: feed.clone(),
+            context: context.clone(),
             head,
-            window,
-            hub: Arc::downgrade(hub),
-            metrics: hub.metrics.clone(),
-            earliest_recorded: tokio::sync::OnceCell::new(),
-            _stop: stop.drop_guard(),
-        }))
+            dirty: false,
+        };
+        tokio::spawn(task.run(heard));
+        Ok(feed)
     }
 
-    pub(crate) fn id(&self) -> u64 {
+    fn window(&self) -> MutexGuard<'_, Window> {
+        self.window.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Which start of the build's feed this is (a seat belongs to one).
+    pub fn id(&self) -> u64 {
         self.id
     }
 
@@ -168,182 +109,107 @@ impl Feed {
         &self.build_id
     }
 
-    /// The newest sequence broadcast (or stored when the feed started).
-    pub fn head(&self) -> u64 {
-        self.head.load(Ordering::Acquire)
-    }
-
-    /// The first sequence `store` holds for this build, cached for the feed's life: a
-    /// viewer opening below what JetStream still holds reads the database only when it has
-    /// something older. A database that cannot answer counts as holding nothing (streams
-    /// go on from JetStream) and is asked again by the next viewer. (A build whose events
-    /// JetStream drops while its feed lives, before the recorder stored any, would be
-    /// missed here; the recorder runs seconds behind, retention is days.)
-    pub async fn earliest_recorded(&self, store: &buildwire_record::Store) -> Option<u64> {
-        let asked = self
-            .earliest_recorded
-            .get_or_try_init(|| async {
-                let (events, _) = store.events_after(&self.build_id, 0, 1).await?;
-                Ok::<_, buildwire_record::RecordError>(events.first().map(|e| e.seq))
-            })
-            .await;
-        match asked {
-            Ok(earliest) => *earliest,
-            Err(err) => {
-                tracing::warn!(build_id = %self.build_id, %err, "database unavailable for stream history");
-                None
-            }
-        }
-    }
-
-    /// Called as a viewer of this feed leaves: the hub keeps the feed for its linger.
-    pub(crate) fn release(self: &Arc<Self>) {
-        if let Some(hub) = self.hub.upgrade() {
-            hub.linger(self);
-        }
-    }
-
-    /// A receiver of every frame broadcast from now on.
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Frame>> {
-        self.tx.subscribe()
+    /// The build's newest frame on this node.
+    pub fn last(&self) -> Option<Arc<Frame>> {
+        self.window().last().cloned()
     }
 
     /// For a viewer whose last event is `after`: every frame after it and the live feed
-    /// from there, when the window covers `after` (else `None`: read history). Counted in
-    /// `stream_starts` either way.
-    pub fn read_window(&self, after: u64) -> Option<WindowRead> {
-        let read = self.try_window(after);
-        let from = if read.is_some() { "window" } else { "history" };
-        self.metrics
-            .stream_starts
-            .get_or_create(&crate::metrics::FromLabel { from })
-            .inc();
-        read
-    }
-
-    fn try_window(&self, after: u64) -> Option<WindowRead> {
-        let window = lock(&self.window);
-        let covered = window.after.is_some_and(|from| from <= after);
-        let last = window.frames.back()?.clone();
-        if !covered || after > last.seq {
-            return None;
-        }
-        let frames = window
-            .frames
-            .iter()
-            .filter(|frame| frame.seq > after)
-            .cloned()
-            .collect();
+    /// from there, when the window covers `after` and holds the build's newest event
+    /// (`None`: read the log first).
+    pub fn join(&self, after: u64) -> Option<Joined> {
+        let window = self.window();
+        let last = window.last()?.clone();
+        let frames = window.after(after)?;
         // Subscribed while holding the lock the feed sends under: nothing in between.
         let rx = self.tx.subscribe();
-        Some(WindowRead { frames, last, rx })
+        Some(Joined { frames, last, rx })
     }
-}
 
-impl Drop for Feed {
-    fn drop(&mut self) {
-        if let Some(hub) = self.hub.upgrade() {
-            hub.forget(&self.build_id, self.id);
-        }
+    /// Stops the feed's task (its subscription ends; viewers see the broadcast close once
+    /// the feed is dropped).
+    pub(crate) fn stop(&self) {
+        self.stop.cancel();
     }
 }
 
 struct FeedTask {
-    build_id: String,
-    tx: broadcast::Sender<Arc<Frame>>,
-    head: Arc<AtomicU64>,
-    window: Arc<Mutex<Window>>,
-    history: History,
-    metrics: Metrics,
-    /// A refetch is owed (the last one failed).
+    feed: Arc<Feed>,
+    context: Arc<Context>,
+    /// The newest sequence broadcast.
+    head: u64,
+    /// A read is owed (the last one failed).
     dirty: bool,
 }
 
 impl FeedTask {
-    async fn run(
-        mut self,
-        mut subscriber: Subscriber,
-        mut resyncs: watch::Receiver<u64>,
-        stop: CancellationToken,
-    ) {
+    async fn run(mut self, mut heard: BoxStream<'static, Heard>) {
+        let stop = self.feed.stop.clone();
         loop {
             tokio::select! {
                 _ = stop.cancelled() => break,
-                changed = resyncs.changed() => {
-                    if changed.is_err() {
-                        // The client is gone; keep serving what arrives.
-                        resyncs = watch::channel(0).1;
-                        continue;
+                next = heard.next() => match next {
+                    Some(Heard::Stored { seq, prev, stored_at, payload }) => {
+                        if seq <= self.head {
+                            continue;
+                        }
+                        if self.dirty || prev.is_some_and(|prev| prev > self.head) {
+                            // The log holds this event too.
+                            self.refetch("gap").await;
+                            continue;
+                        }
+                        self.send(Frame::decode(seq, prev, stored_at, &payload).shared());
                     }
-                    self.metrics.refetches.get_or_create(&reason("reconnect")).inc();
-                    self.refetch().await;
-                }
-                message = subscriber.next() => match message {
-                    Some(message) => self.on_live(message).await,
+                    Some(Heard::Resync) => self.refetch("reconnect").await,
                     None => break,
                 },
-                _ = tokio::time::sleep(REFETCH_RETRY), if self.dirty => self.refetch().await,
+                _ = tokio::time::sleep(REFETCH_RETRY), if self.dirty => self.refetch("retry").await,
             }
         }
-        let _ = subscriber.unsubscribe().await;
     }
 
-    fn head(&self) -> u64 {
-        self.head.load(Ordering::Acquire)
-    }
-
-    async fn on_live(&mut self, message: Message) {
-        let headers = message.headers.as_ref();
-        let Some(seq) = header_u64(headers, "Nats-Sequence") else {
-            tracing::warn!(subject = %message.subject, "live message without Nats-Sequence");
-            return;
-        };
-        let head = self.head();
-        if seq <= head {
-            return;
-        }
-        let prev = header_u64(headers, "Nats-Last-Sequence");
-        if self.dirty || prev.is_some_and(|prev| prev > head) {
-            self.metrics.refetches.get_or_create(&reason("gap")).inc();
-            // History holds this message too.
-            self.refetch().await;
-            return;
-        }
-        let stored_at = headers
-            .and_then(|h| h.get("Nats-Time-Stamp"))
-            .and_then(|v| parse_timestamp(v.as_str()));
-        self.send(Frame::decode(seq, prev, stored_at, &message.payload));
-    }
-
-    /// Broadcasts everything stored after the head.
-    async fn refetch(&mut self) {
-        match self.history.all_after(&self.build_id, self.head()).await {
-            Ok(frames) => {
-                self.dirty = false;
-                for frame in frames {
-                    self.send(frame);
+    /// Broadcasts everything the log holds after the head.
+    async fn refetch(&mut self, reason: &'static str) {
+        self.context
+            .metrics
+            .refetches
+            .get_or_create(&ReasonLabel { reason })
+            .inc();
+        loop {
+            let build_id = self.feed.build_id();
+            match self.context.log.since(build_id, self.head, MAX_PAGE).await {
+                Ok(read) => {
+                    if !read.complete {
+                        // Events after the head are gone from every store (purged while
+                        // live): the window restarts from here; viewers resuming before
+                        // it read the log and get a snapshot.
+                        tracing::warn!(%build_id, head = self.head, "events after the feed's head are gone");
+                        self.feed.window().restart(self.head);
+                    }
+                    let more = read.has_more();
+                    read.frames.into_iter().for_each(|f| self.send(f));
+                    if !more {
+                        self.dirty = false;
+                        return;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%build_id, %err, "refetch failed; retrying");
+                    self.dirty = true;
+                    return;
                 }
             }
-            Err(err) => {
-                tracing::warn!(build_id = %self.build_id, %err, "refetch failed; retrying");
-                self.dirty = true;
-            }
         }
     }
 
-    fn send(&self, frame: Frame) {
-        if frame.seq <= self.head() {
+    fn send(&mut self, frame: Arc<Frame>) {
+        if frame.seq <= self.head {
             return;
         }
-        let frame = Arc::new(frame);
-        let mut window = lock(&self.window);
-        self.head.store(frame.seq, Ordering::Release);
+        self.head = frame.seq;
+        let mut window = self.feed.window();
         window.push(frame.clone());
         // No receivers is fine: viewers come and go.
-        let _ = self.tx.send(frame);
+        let _ = self.feed.tx.send(frame);
     }
-}
-
-fn reason(reason: &'static str) -> crate::metrics::ReasonLabel {
-    crate::metrics::ReasonLabel { reason }
 }

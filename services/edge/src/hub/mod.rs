@@ -1,211 +1,190 @@
-//! The fan-out hub: per edge node, one core NATS subscription per build that has local
-//! viewers, shared by all of them (design.md, "Fan-out").
+//! The fan-out hub: per edge node, one live feed per build that has local viewers, shared
+//! by all of them (design.md, "Fan-out"), and the session every stream runs.
 //!
-//! [`feed`] keeps a build's subscription and repairs it (gaps, reconnects); [`viewer`]
-//! merges history with the live feed for one connection, by sequence, so every
-//! connection sees every event once.
+//! - Bookkeeping ([`entries`]) is one map under one lock: each build's entry is
+//!   `Starting` (one feed start, however many viewers arrive together), `Live` (its feed
+//!   and an explicit viewer count) or `Lingering` (no viewer since; kept until a deadline).
+//!   A viewer holds a [`Seat`]; entries change state when a seat is taken or given back, a
+//!   start ends, or the sweeper runs, nowhere else.
+//! - [`feed`] keeps a build's subscription, its [`window`] and its broadcast; [`cursor`]
+//!   is one connection's position in the build's log; [`session`] is a stream whatever
+//!   carries it (greeting, catch-up, runs of live frames, heartbeats, resume, snapshot,
+//!   the typed disconnect); `ws.rs` and `sse.rs` only encode.
 //!
 //! A feed outlives its last viewer by the linger (`BUILDWIRE_FEED_LINGER_SECS`): viewers
 //! cut off together (a network blip, a proxy restart) come back to a feed that kept
-//! receiving, and resume from its window in memory instead of each build's history being
-//! read from JetStream again.
+//! receiving, and resume from its window instead of each build's log being read again.
 
+pub mod cursor;
+mod entries;
 pub mod feed;
-pub mod viewer;
+pub mod live;
+pub mod session;
+pub mod window;
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::Client;
-use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
 
-use crate::history::{History, HistoryError};
+use crate::log::{BuildLog, LogError};
+use crate::logs::Links;
 use crate::metrics::Metrics;
-
+pub use crate::metrics::ReasonLabel;
+use entries::{Inner, Ready};
 pub use feed::Feed;
-pub use viewer::{End, Greeting, Next, Viewer};
+use live::LiveSource;
+pub use session::{Out, Session, Step};
+
+/// Frames a build's window keeps, so a resume inside them reads no log.
+pub const WINDOW_LEN: usize = 512;
+/// Frames a viewer may fall behind the live feed before it is closed as slow (1013): the
+/// bound of each connection's queue.
+pub const VIEWER_QUEUE: usize = 512;
+
+/// How the hub keeps feeds.
+#[derive(Debug, Clone, Copy)]
+pub struct HubOptions {
+    /// How long a feed outlives its last viewer.
+    pub linger: Duration,
+    /// Frames each build's window keeps ([`WINDOW_LEN`]).
+    pub window: usize,
+    /// Frames a viewer may fall behind ([`VIEWER_QUEUE`]).
+    pub queue: usize,
+}
+
+impl HubOptions {
+    /// The defaults with `linger`.
+    pub fn with_linger(linger: Duration) -> HubOptions {
+        HubOptions {
+            linger,
+            window: WINDOW_LEN,
+            queue: VIEWER_QUEUE,
+        }
+    }
+}
+
+/// What feeds, cursors and sessions share.
+pub(crate) struct Context {
+    pub(crate) log: Arc<dyn BuildLog>,
+    pub(crate) live: Arc<dyn LiveSource>,
+    pub(crate) links: Links,
+    pub(crate) metrics: Metrics,
+    pub(crate) options: HubOptions,
+    pub(crate) shutdown: CancellationToken,
+}
 
 /// The node's feeds, by build id.
 #[derive(Clone)]
 pub struct Hub {
-    shared: Arc<HubShared>,
+    inner: Arc<Inner>,
 }
 
-pub(crate) struct HubShared {
-    client: Client,
-    history: History,
-    resyncs: watch::Receiver<u64>,
-    metrics: Metrics,
-    store: Option<buildwire_record::Store>,
-    feeds: Mutex<HashMap<String, Weak<Feed>>>,
-    /// Builds whose feed is being started, so concurrent viewers start one, not one each.
-    starting: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    /// Feeds whose viewers have all left, kept alive until their deadline.
-    lingering: Mutex<HashMap<String, (Arc<Feed>, tokio::time::Instant)>>,
-    linger: Duration,
-    next_feed: AtomicU64,
+/// One viewer's place in a build's entry: counted from [`Hub::join`] until dropped.
+pub struct Seat {
+    hub: Arc<Inner>,
+    build_id: Box<str>,
+    id: u64,
+    slot: Slot,
 }
 
-impl HubShared {
-    /// Forgets feed `id` of `build_id` (called when its last viewer left).
-    pub(crate) fn forget(&self, build_id: &str, id: u64) {
-        let mut feeds = self.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        if feeds
-            .get(build_id)
-            .and_then(Weak::upgrade)
-            .is_none_or(|f| f.id() == id)
-        {
-            feeds.remove(build_id);
-        }
-        self.metrics.feeds.set(feeds.len() as i64);
-    }
-
-    /// Keeps `feed` alive for the linger from now (called as each viewer leaves).
-    pub(crate) fn linger(&self, feed: &Arc<Feed>) {
-        if self.linger.is_zero() {
-            return;
-        }
-        let deadline = tokio::time::Instant::now() + self.linger;
-        let mut lingering = self.lingering.lock().unwrap_or_else(|p| p.into_inner());
-        match lingering.get_mut(feed.build_id()) {
-            Some(entry) => *entry = (feed.clone(), deadline),
-            None => {
-                lingering.insert(feed.build_id().to_string(), (feed.clone(), deadline));
-            }
-        }
-    }
-
-    /// Lets go of the feeds whose linger is over (those without viewers stop).
-    fn expire_lingering(&self) {
-        let now = tokio::time::Instant::now();
-        let mut expired = Vec::new();
-        {
-            let mut lingering = self.lingering.lock().unwrap_or_else(|p| p.into_inner());
-            lingering.retain(|_, (feed, deadline)| {
-                let keep = *deadline > now;
-                if !keep {
-                    expired.push(feed.clone());
-                }
-                keep
-            });
-        }
-        // Dropped outside the lock: a feed's drop takes the feeds map's lock.
-        drop(expired);
-    }
-}
-
-/// Expires lingering feeds every `every` until the hub is gone.
-async fn sweep_lingering(hub: Weak<HubShared>, every: Duration) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tick.tick().await;
-        match hub.upgrade() {
-            Some(hub) => hub.expire_lingering(),
-            None => return,
-        }
-    }
+/// A seat's feed, or the start it waits for.
+enum Slot {
+    Feed(Arc<Feed>),
+    Waiting(Arc<Ready>),
 }
 
 impl Hub {
-    /// A hub over `client` (core subscriptions), `history` (Direct Get), `resyncs`
-    /// (NATS reconnects, after which every feed refetches) and `store` (recorded history),
-    /// keeping feeds `linger` after their last viewer. Call within a tokio runtime: it
-    /// starts the task that expires lingering feeds.
-    pub fn new(
-        client: Client,
-        history: History,
-        resyncs: watch::Receiver<u64>,
+    /// A hub reading `log`, hearing `live`, signing with `links`. Call within a tokio
+    /// runtime: it starts the task that expires lingering feeds; `shutdown` stops it and
+    /// every feed.
+    pub(crate) fn new(
+        log: Arc<dyn BuildLog>,
+        live: Arc<dyn LiveSource>,
+        links: Links,
         metrics: Metrics,
-        store: Option<buildwire_record::Store>,
-        linger: Duration,
+        options: HubOptions,
+        shutdown: CancellationToken,
     ) -> Hub {
-        let shared = Arc::new(HubShared {
-            client,
-            history,
-            resyncs,
+        let context = Arc::new(Context {
+            log,
+            live,
+            links,
             metrics,
-            store,
-            feeds: Mutex::new(HashMap::new()),
-            starting: Mutex::new(HashMap::new()),
-            lingering: Mutex::new(HashMap::new()),
-            linger,
-            next_feed: AtomicU64::new(1),
+            options,
+            shutdown: shutdown.clone(),
         });
-        if !linger.is_zero() {
-            let every = (linger / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
-            tokio::spawn(sweep_lingering(Arc::downgrade(&shared), every));
+        let inner = Arc::new(Inner::new(context));
+        if !options.linger.is_zero() {
+            let every =
+                (options.linger / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+            tokio::spawn(entries::sweep(Arc::downgrade(&inner), every, shutdown));
         }
-        Hub { shared }
+        Hub { inner }
     }
 
-    /// The history reader the hub uses.
-    pub fn history(&self) -> &History {
-        &self.shared.history
+    /// The build log every reader shares (JetStream, and the database below it).
+    pub fn log(&self) -> &Arc<dyn BuildLog> {
+        &self.inner.context.log
     }
 
-    /// The database, for history JetStream no longer holds.
-    pub fn store(&self) -> Option<&buildwire_record::Store> {
-        self.shared.store.as_ref()
+    /// Signs log links on the way out.
+    pub fn links(&self) -> &Links {
+        &self.inner.context.links
     }
 
-    /// Builds with a live subscription on this node.
+    /// Builds with a feed on this node (lingering ones included).
     pub fn active_builds(&self) -> usize {
-        let feeds = self.shared.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        feeds.values().filter(|f| f.strong_count() > 0).count()
+        self.inner.feeds()
     }
 
-    fn lookup(&self, build_id: &str) -> Option<Arc<Feed>> {
-        let feeds = self.shared.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        feeds.get(build_id).and_then(Weak::upgrade)
-    }
-
-    /// The feed of `build_id`, subscribing when this node has none yet. Viewers arriving
-    /// together (a reconnect storm) wait for one start instead of each reading history.
-    pub async fn feed(&self, build_id: &str) -> Result<Arc<Feed>, HistoryError> {
-        if let Some(feed) = self.lookup(build_id) {
-            return Ok(feed);
+    /// Takes a seat at `build_id`'s feed, starting one when this node has none. Viewers
+    /// arriving together (a reconnect storm) wait for one start instead of each reading
+    /// the log.
+    pub fn join(&self, build_id: &str) -> Seat {
+        let (id, slot) = self.inner.join(build_id);
+        Seat {
+            hub: self.inner.clone(),
+            build_id: build_id.into(),
+            id,
+            slot,
         }
-        let gate = {
-            let mut starting = self
-                .shared
-                .starting
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            starting.entry(build_id.to_string()).or_default().clone()
-        };
-        let started = {
-            let _turn = gate.lock().await;
-            match self.lookup(build_id) {
-                Some(feed) => Ok(feed),
-                None => self.start_feed(build_id).await,
-            }
-        };
-        let mut starting = self
-            .shared
-            .starting
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if starting
-            .get(build_id)
-            .is_some_and(|g| Arc::ptr_eq(g, &gate) && Arc::strong_count(g) <= 2)
-        {
-            starting.remove(build_id);
-        }
-        started
-    }
-
-    async fn start_feed(&self, build_id: &str) -> Result<Arc<Feed>, HistoryError> {
-        let id = self.shared.next_feed.fetch_add(1, Ordering::Relaxed);
-        let created = Feed::start(&self.shared, build_id, id).await?;
-        let mut feeds = self.shared.feeds.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(existing) = feeds.get(build_id).and_then(Weak::upgrade) {
-            return Ok(existing);
-        }
-        feeds.insert(build_id.to_string(), Arc::downgrade(&created));
-        self.shared.metrics.feeds.set(feeds.len() as i64);
-        Ok(created)
     }
 }
+
+impl Seat {
+    /// The build's feed, once started.
+    pub async fn feed(&mut self) -> Result<Arc<Feed>, LogError> {
+        let ready = match &self.slot {
+            Slot::Feed(feed) => return Ok(feed.clone()),
+            Slot::Waiting(ready) => ready.clone(),
+        };
+        loop {
+            let notified = ready.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            match ready.outcome.get() {
+                Some(Ok(feed)) => {
+                    self.slot = Slot::Feed(feed.clone());
+                    return Ok(feed.clone());
+                }
+                Some(Err(err)) => return Err(LogError::Start(err.clone())),
+                None => notified.await,
+            }
+        }
+    }
+
+    pub(crate) fn context(&self) -> &Arc<Context> {
+        &self.hub.context
+    }
+}
+
+impl Drop for Seat {
+    /// Gives the seat back; what that means for the feed is [`Hub`]'s to decide.
+    fn drop(&mut self) {
+        self.hub.leave(&self.build_id, self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests;

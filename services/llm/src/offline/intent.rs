@@ -1,7 +1,7 @@
 //! What a prompt asks the offline provider for: which app to create, or which changes to
 //! make to an existing one. Keyword matching on whole words, deterministic.
 
-use super::text::{find_phrase, words};
+use super::text::{find_phrase, without_name, words};
 
 /// The apps the offline provider can create.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -84,8 +84,9 @@ const KIND_PHRASES: &[(AppKind, &[&[&str]])] = &[
 impl AppKind {
     /// Picks the app for a new-project prompt: the kind named earliest wins ("a landing
     /// page for my todo app" is a landing page), `Generic` when none is named.
+    /// Words of a name the prompt gives ("an app called Note Keeper") do not count.
     pub fn detect(prompt: &str) -> AppKind {
-        let words = words(prompt);
+        let words = words(&without_name(prompt));
         KIND_PHRASES
             .iter()
             .filter_map(|(kind, phrases)| {
@@ -119,9 +120,24 @@ impl AppKind {
             AppKind::Kanban => "kanban board",
             AppKind::Timer => "stopwatch and countdown timer",
             AppKind::Landing => "landing page",
-            AppKind::Generic => "web app",
+            AppKind::Generic => "list app shaped by your request",
         }
     }
+}
+
+/// Whether the prompt asks for dark mode ("with dark mode", "a dark theme", "night
+/// mode"): the app then starts in the system's theme; every app has the toggle.
+pub fn wants_dark_mode(prompt: &str) -> bool {
+    let words = words(prompt);
+    [
+        &["dark", "mode"][..],
+        &["dark", "theme"],
+        &["night", "mode"],
+        &["darkmode"],
+        &["dark", "themes"],
+    ]
+    .iter()
+    .any(|phrase| find_phrase(&words, phrase).is_some())
 }
 
 /// A named color for the header: its background and a readable text color on it.
@@ -287,9 +303,22 @@ mod tests {
             ("Create a recipe manager", AppKind::Generic),
             ("mastodon client", AppKind::Generic),
             ("a dashboard", AppKind::Generic),
+            ("an app called Note Keeper for recipes", AppKind::Generic),
+            (
+                "a landing page for my bakery called Sweet Crumbs",
+                AppKind::Landing,
+            ),
         ] {
             assert_eq!(AppKind::detect(prompt), kind, "{prompt}");
         }
+    }
+
+    #[test]
+    fn hears_dark_mode() {
+        assert!(wants_dark_mode("Create a todo app with dark mode"));
+        assert!(wants_dark_mode("notes, dark theme please"));
+        assert!(!wants_dark_mode("Create a todo app"));
+        assert!(!wants_dark_mode("a dark chocolate shop"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Editing existing project files for follow-ups: a working copy that tracks what changed,
-//! and insertions at the marker slots the offline apps place, with fallbacks (`<main>`,
-//! `<body>`, `</head>`, file ends) for files that have no markers.
+//! whole-line edits at the marker comments of the offline React apps, and insertions at
+//! HTML marker slots with fallbacks (`<main>`, `<body>`, `</head>`, file ends) for files
+//! that have no markers.
 
 use crate::ProjectFile;
 
@@ -68,6 +69,48 @@ impl Workspace {
             .filter_map(|path| crate::find_file(&self.files, path).cloned())
             .collect()
     }
+}
+
+/// Where a line goes relative to the line holding a marker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    /// Just above the marker line (lines added this way keep their order).
+    Before,
+    /// Just below the marker line.
+    After,
+    /// Instead of the marker line.
+    Replace,
+}
+
+/// `text` with `line` put at the first line containing `marker`, indented like that line
+/// (`Replace` keeps no indentation of its own: `line` is written as given after it); `None`
+/// when no line holds the marker.
+pub fn at_marker(text: &str, marker: &str, place: Place, line: &str) -> Option<String> {
+    let found = text.find(marker)?;
+    let start = text[..found].rfind('\n').map_or(0, |at| at + 1);
+    let end = text[found..]
+        .find('\n')
+        .map_or(text.len(), |at| found + at + 1);
+    let indent: String = text[start..]
+        .chars()
+        .take_while(|c| *c == ' ' || *c == '\t')
+        .collect();
+    let mut line = format!("{indent}{}", line.trim_start());
+    if !line.ends_with('\n') {
+        line.push('\n');
+    }
+    let marker_line = &text[start..end];
+    let marker_line = if marker_line.ends_with('\n') {
+        marker_line.to_owned()
+    } else {
+        format!("{marker_line}\n")
+    };
+    let (head, tail) = (&text[..start], &text[end..]);
+    Some(match place {
+        Place::Before => format!("{head}{line}{marker_line}{tail}"),
+        Place::After => format!("{head}{marker_line}{line}{tail}"),
+        Place::Replace => format!("{head}{line}{tail}"),
+    })
 }
 
 /// Where in `index.html` a fragment goes.
@@ -332,6 +375,28 @@ mod tests {
         let html = html_only.get("index.html").expect("html");
         assert!(html.contains("b {}") && !html.contains("a {}"), "{html}");
         assert_eq!(html.matches("<style>").count(), 1);
+    }
+
+    #[test]
+    fn edits_at_marker_lines() {
+        let text = "a\n    // m\nb";
+        assert_eq!(
+            at_marker(text, "// m", Place::Before, "x").as_deref(),
+            Some("a\n    x\n    // m\nb")
+        );
+        assert_eq!(
+            at_marker(text, "// m", Place::After, "x").as_deref(),
+            Some("a\n    // m\n    x\nb")
+        );
+        assert_eq!(
+            at_marker(text, "// m", Place::Replace, "y // m").as_deref(),
+            Some("a\n    y // m\nb")
+        );
+        assert_eq!(
+            at_marker("// m", "// m", Place::After, "x").as_deref(),
+            Some("// m\nx\n")
+        );
+        assert_eq!(at_marker(text, "// z", Place::After, "x"), None);
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! The `offline` provider: deterministic, no key, no network. It answers like a real model
 //! would, with a short text then tool calls: a `submit_plan` for a new app picked by
 //! keywords (todo, notes, kanban, timer, landing page, generic) or for the changes a
-//! follow-up asks for, and `write_file` calls carrying real, buildable Vite apps or the
-//! edited files.
+//! follow-up asks for, and `write_file` calls carrying real React + TypeScript + Tailwind
+//! apps on Vite (type-checked by their build) or the edited components.
 
 mod apps;
 mod followups;
@@ -19,7 +19,7 @@ pub use apps::VITE_VERSION;
 pub use intent::AppKind;
 
 use crate::tools::{self, SUBMIT_PLAN, WRITE_FILE};
-use crate::{Completion, Delta, LlmError, ProjectFile, Provider, apply_writes, find_file};
+use crate::{Completion, Delta, LlmError, ProjectFile, Provider, Usage, apply_writes, find_file};
 use intent::Change;
 
 /// The deterministic built-in provider (`BUILDWIRE_LLM=offline`): the same request always
@@ -43,6 +43,7 @@ fn answer(request: &Completion) -> Vec<Delta> {
         None if request.offers(SUBMIT_PLAN) => {
             let (said, tasks) = plan_tasks(&request.prompt, &request.files);
             vec![
+                no_usage(),
                 Delta::Text(said),
                 tool_use(0, SUBMIT_PLAN, tools::plan_input(&tasks)),
             ]
@@ -50,11 +51,16 @@ fn answer(request: &Completion) -> Vec<Delta> {
         Some(task) if request.offers(WRITE_FILE) => {
             let files = task_files(&request.prompt, task, &request.files);
             let paths: Vec<&str> = files.iter().map(|file| file.path.as_str()).collect();
-            let mut deltas = vec![Delta::Text(format!(
+            let mut deltas = Vec::with_capacity(files.len() * 2 + 2);
+            for (index, file) in files.iter().enumerate() {
+                deltas.push(progress(index, file));
+            }
+            deltas.push(no_usage());
+            deltas.push(Delta::Text(format!(
                 "{}: writing {}.",
                 task.name,
                 paths.join(", ")
-            ))];
+            )));
             deltas.extend(
                 files.iter().enumerate().map(|(index, file)| {
                     tool_use(index, WRITE_FILE, tools::write_file_input(file))
@@ -67,6 +73,29 @@ fn answer(request: &Completion) -> Vec<Delta> {
              this request offered neither."
                 .into(),
         )],
+    }
+}
+
+/// The offline provider's usage: no tokens, named like a real model's.
+fn no_usage() -> Delta {
+    Delta::Usage(Usage {
+        provider: "offline",
+        model: "offline".into(),
+        ..Usage::default()
+    })
+}
+
+/// The one progress figure of a file the offline provider writes whole.
+fn progress(index: usize, file: &ProjectFile) -> Delta {
+    let content = &file.content;
+    let lines = content.matches('\n').count()
+        + usize::from(!content.is_empty() && !content.ends_with('\n'));
+    Delta::ToolProgress {
+        id: format!("toolu_offline_{index:02}"),
+        name: WRITE_FILE.into(),
+        path: Some(file.path.clone()),
+        bytes: content.len() as u64,
+        lines: lines as u64,
     }
 }
 
@@ -83,9 +112,9 @@ fn tool_use(index: usize, name: &str, input: serde_json::Value) -> Delta {
 fn plan_tasks(prompt: &str, files: &[ProjectFile]) -> (String, Vec<PlanTask>) {
     if files.is_empty() {
         let kind = AppKind::detect(prompt);
-        let tasks = tasks::new_app_tasks(kind);
+        let tasks = tasks::new_app_tasks(kind, &apps::app_files(kind, prompt));
         let said = format!(
-            "I'll build a {} with Vite in {} steps.",
+            "I'll build a {} with React, TypeScript and Tailwind CSS on Vite in {} steps.",
             kind.label(),
             tasks.len()
         );
@@ -101,10 +130,10 @@ fn plan_tasks(prompt: &str, files: &[ProjectFile]) -> (String, Vec<PlanTask>) {
 /// The files `task` writes. Unknown task ids (a plan from elsewhere) get the whole app
 /// for a project without `index.html`, else every change the prompt asks for.
 fn task_files(prompt: &str, task: &PlanTask, files: &[ProjectFile]) -> Vec<ProjectFile> {
-    if let Some(paths) = tasks::new_app_paths(&task.id) {
+    if tasks::is_new_app_task(&task.id) {
         return apps::app_files(AppKind::detect(prompt), prompt)
             .into_iter()
-            .filter(|file| paths.contains(&file.path.as_str()))
+            .filter(|file| tasks::task_of(&file.path) == task.id)
             .collect();
     }
     if let Some(change) = tasks::change_for(task, prompt) {

@@ -1,24 +1,31 @@
 //! The offline provider's plans, and the mapping back from a plan task to the work it
-//! stands for: task ids are stable (`config`, `structure`, `styles`, `logic` for a new app;
+//! stands for: task ids are stable (`setup`, `tailwind`, `components`, `app` for a new app;
 //! `search`, `header-color`, `counter`, `note` for follow-ups).
 
 use buildwire_schemas::events::PlanTask;
 
 use super::intent::{AppKind, Change, Color};
 use super::text::shorten;
+use crate::ProjectFile;
 
-/// A new app's tasks and the files each writes.
-const NEW_APP: &[(&str, &str, &[&str], u64)] = &[
-    (
-        "config",
-        "Create project configuration",
-        &["package.json", "vite.config.js"],
-        1500,
-    ),
-    ("structure", "Create page structure", &["index.html"], 2500),
-    ("styles", "Create styles", &["src/style.css"], 2000),
-    ("logic", "Create app logic", &["src/main.js"], 3500),
-];
+/// A new app's task ids, in the order they run.
+pub const NEW_APP: &[&str] = &["setup", "tailwind", "components", "app"];
+
+/// The new-app task that writes `path`.
+pub fn task_of(path: &str) -> &'static str {
+    match path {
+        "tailwind.config.js" | "postcss.config.js" | "src/index.css" => "tailwind",
+        "src/App.tsx" => "app",
+        _ if path.starts_with("src/components/")
+            || path.starts_with("src/hooks/")
+            || path.starts_with("src/lib/")
+            || matches!(path, "src/types.ts" | "src/schema.ts" | "src/search.ts") =>
+        {
+            "components"
+        }
+        _ => "setup",
+    }
+}
 
 fn task(id: &str, name: String, description: String, estimated_duration: u64) -> PlanTask {
     PlanTask {
@@ -29,34 +36,63 @@ fn task(id: &str, name: String, description: String, estimated_duration: u64) ->
     }
 }
 
-/// The plan for a new `kind` app.
-pub fn new_app_tasks(kind: AppKind) -> Vec<PlanTask> {
+/// The plan for a new `kind` app whose files are `files`: each task names what it writes.
+pub fn new_app_tasks(kind: AppKind, files: &[ProjectFile]) -> Vec<PlanTask> {
     let label = kind.label();
+    let of = |id: &str| -> Vec<&str> {
+        files
+            .iter()
+            .map(|file| file.path.as_str())
+            .filter(|path| task_of(path) == id)
+            .collect()
+    };
+    let components: Vec<&str> = of("components")
+        .into_iter()
+        .filter_map(|path| path.strip_prefix("src/components/"))
+        .filter_map(|name| name.strip_suffix(".tsx"))
+        .collect();
     NEW_APP
         .iter()
-        .map(|(id, name, paths, estimate)| {
-            let what = match *id {
-                "config" => "the Vite 5 build setup with relative asset paths for previews",
-                "structure" => "the page markup with stable ids for testing",
-                "styles" => "layout plus light and dark themes",
-                _ => "behaviour, saved in localStorage where it keeps data",
-            };
-            task(
-                id,
-                (*name).into(),
-                format!("Write {} for the {label}: {what}.", paths.join(" and ")),
-                *estimate,
-            )
+        .map(|id| {
+            let paths = of(id).join(", ");
+            match *id {
+                "setup" => task(
+                    id,
+                    "Set up Vite, React and TypeScript".into(),
+                    format!(
+                        "Write {paths} for the {label}: Vite 6 with the React plugin, strict TypeScript \
+                         checked by the build, relative asset paths for previews."
+                    ),
+                    1500,
+                ),
+                "tailwind" => task(
+                    id,
+                    "Configure Tailwind CSS".into(),
+                    format!("Write {paths}: Tailwind CSS 3 with PostCSS, class-based dark mode."),
+                    1200,
+                ),
+                "components" => task(
+                    id,
+                    format!("Create components: {}", components.join(", ")),
+                    format!(
+                        "Write {paths}: typed React components and hooks, data saved in localStorage."
+                    ),
+                    4000,
+                ),
+                _ => task(
+                    id,
+                    "Assemble the app".into(),
+                    format!("Write {paths}: the page with its header and sections."),
+                    1500,
+                ),
+            }
         })
         .collect()
 }
 
-/// The files a new-app task writes, or `None` when `task_id` is not a new-app task.
-pub fn new_app_paths(task_id: &str) -> Option<&'static [&'static str]> {
-    NEW_APP
-        .iter()
-        .find(|(id, ..)| *id == task_id)
-        .map(|(_, _, paths, _)| *paths)
+/// Whether `task_id` is a new-app task.
+pub fn is_new_app_task(task_id: &str) -> bool {
+    NEW_APP.contains(&task_id)
 }
 
 /// The plan for follow-up `changes`.
@@ -67,7 +103,7 @@ pub fn change_tasks(changes: &[Change]) -> Vec<PlanTask> {
             Change::Search => task(
                 change.task_id(),
                 "Add search".into(),
-                "Add a search box above the list that filters its items as you type, \
+                "Add a search box above the lists that filters their items as you type, \
                  keeping every existing feature."
                     .into(),
                 2500,

@@ -51,8 +51,14 @@ const APP_PROMPTS: &[(&str, &str)] = &[
 fn new_app_plan_has_four_estimated_tasks() {
     let (plan, _, _) = run("Create a todo app with dark mode", &[]);
     let ids: Vec<&str> = plan.tasks.iter().map(|task| task.id.as_str()).collect();
-    assert_eq!(ids, ["config", "structure", "styles", "logic"]);
-    assert_eq!(plan.tasks[0].name, "Create project configuration");
+    assert_eq!(ids, ["setup", "tailwind", "components", "app"]);
+    assert_eq!(plan.tasks[0].name, "Set up Vite, React and TypeScript");
+    assert_eq!(plan.tasks[1].name, "Configure Tailwind CSS");
+    assert!(
+        plan.tasks[2].name.contains("TodoList") && plan.tasks[2].name.contains("TodoItem"),
+        "{}",
+        plan.tasks[2].name
+    );
     assert!(
         plan.tasks
             .iter()
@@ -87,11 +93,14 @@ fn answers_like_a_model_text_then_tool_calls() {
             .map(|d| d.expect("delta"))
             .collect(),
     );
-    assert!(matches!(&deltas[0], Delta::Text(text) if text.contains("todo")));
     assert!(
-        matches!(&deltas[1], Delta::ToolUse { name, id, .. } if name == SUBMIT_PLAN && id == "toolu_offline_00")
+        matches!(&deltas[0], Delta::Usage(usage) if usage.provider == "offline" && usage.output_tokens == 0)
     );
-    assert_eq!(deltas.len(), 2);
+    assert!(matches!(&deltas[1], Delta::Text(text) if text.contains("todo")));
+    assert!(
+        matches!(&deltas[2], Delta::ToolUse { name, id, .. } if name == SUBMIT_PLAN && id == "toolu_offline_00")
+    );
+    assert_eq!(deltas.len(), 3);
     let no_tools = Completion {
         tools: vec![],
         ..request
@@ -116,51 +125,101 @@ fn same_prompt_same_output() {
 fn picks_each_app_and_writes_every_file() {
     for (prompt, slug) in APP_PROMPTS {
         let (_, tree, written) = run(prompt, &[]);
+        let written = paths(&written);
         assert_eq!(
-            paths(&written),
+            written[..4],
             [
                 "package.json",
-                "vite.config.js",
-                "index.html",
-                "src/style.css",
-                "src/main.js"
+                "vite.config.ts",
+                "tsconfig.json",
+                "index.html"
             ],
             "{prompt}"
+        );
+        assert_eq!(written.last(), Some(&"src/App.tsx"), "{prompt}");
+        for path in [
+            "src/main.tsx",
+            "src/config.ts",
+            "tailwind.config.js",
+            "postcss.config.js",
+            "src/index.css",
+            "src/components/Header.tsx",
+            "src/components/ThemeToggle.tsx",
+            "src/hooks/useFilter.ts",
+        ] {
+            assert!(written.contains(&path), "{prompt}: {path}");
+        }
+        assert!(
+            written
+                .iter()
+                .filter(|p| p.starts_with("src/components/"))
+                .count()
+                >= 3,
+            "{prompt}: {written:?}"
         );
         let html = content(&tree, "index.html");
         assert!(
             html.contains(&format!("content=\"buildwire offline {slug}\"")),
             "{prompt}: {html}"
         );
-        for slot in ["header", "main-start", "main-end"] {
-            assert!(
-                html.contains(&format!("<!-- buildwire:slot:{slot} -->")),
-                "{prompt}: slot {slot}"
-            );
-        }
-        assert!(html.contains(r#"<script type="module" src="/src/main.js"></script>"#));
+        assert!(html.contains(r#"<div id="root"></div>"#));
+        assert!(html.contains(r#"<script type="module" src="/src/main.tsx"></script>"#));
         let manifest: serde_json::Value =
             serde_json::from_str(content(&tree, "package.json")).expect("package.json is JSON");
         assert_eq!(manifest["private"], true);
         assert_eq!(manifest["type"], "module");
-        assert_eq!(manifest["scripts"]["build"], "vite build");
+        assert_eq!(manifest["scripts"]["build"], "tsc --noEmit && vite build");
         assert_eq!(manifest["devDependencies"]["vite"], VITE_VERSION);
         assert_eq!(manifest["name"], format!("buildwire-{slug}"));
-        assert!(content(&tree, "vite.config.js").contains("base: './'"));
-        let js = content(&tree, "src/main.js");
-        assert!(
-            js.starts_with("import './style.css';\n// buildwire:slot:imports\n"),
-            "{prompt}"
-        );
-        assert!(js.contains("#theme-toggle"));
-        assert!(content(&tree, "src/style.css").contains("body.dark"));
+        for section in ["dependencies", "devDependencies"] {
+            for (name, version) in manifest[section].as_object().expect("deps") {
+                let version = version.as_str().expect("version");
+                assert!(
+                    version.chars().all(|c| c.is_ascii_digit() || c == '.'),
+                    "{name} is pinned exactly: {version}"
+                );
+            }
+        }
+        for package in ["react", "react-dom"] {
+            assert!(manifest["dependencies"][package].is_string(), "{package}");
+        }
+        for package in [
+            "typescript",
+            "tailwindcss",
+            "@vitejs/plugin-react",
+            "postcss",
+        ] {
+            assert!(
+                manifest["devDependencies"][package].is_string(),
+                "{package}"
+            );
+        }
+        let tsconfig: serde_json::Value =
+            serde_json::from_str(content(&tree, "tsconfig.json")).expect("tsconfig is JSON");
+        assert_eq!(tsconfig["compilerOptions"]["strict"], true);
+        assert!(content(&tree, "vite.config.ts").contains("base: './'"));
+        assert!(content(&tree, "tailwind.config.js").contains("darkMode: 'class'"));
+        let app = content(&tree, "src/App.tsx");
+        for marker in [
+            "// buildwire:imports",
+            "{/* buildwire:main-start */}",
+            "{/* buildwire:main-end */}",
+        ] {
+            assert!(app.contains(marker), "{prompt}: {marker}");
+        }
+        assert!(content(&tree, "src/components/Header.tsx").contains("// buildwire:header-colors"));
+        assert!(content(&tree, "src/config.ts").contains("title: "));
     }
 }
 
 #[test]
 fn todo_app_has_documented_hooks_and_persists() {
     let files = app("Create a todo app with dark mode");
-    let html = content(&files, "index.html");
+    let sources: String = files
+        .iter()
+        .filter(|file| file.path.ends_with(".tsx") || file.path.ends_with(".ts"))
+        .map(|file| file.content.as_str())
+        .collect();
     for hook in [
         "id=\"todo-form\"",
         "id=\"new-todo\"",
@@ -169,27 +228,30 @@ fn todo_app_has_documented_hooks_and_persists() {
         "id=\"todo-count\"",
         "id=\"theme-toggle\"",
         "id=\"clear-completed\"",
+        "todo-item",
+        "todo-toggle",
+        "todo-delete",
+        "completed",
+        "classList.toggle('dark'",
+        "root.dataset.theme = theme",
+        "${APP.storageKey}.items",
+        "${APP.storageKey}.theme",
+        "localStorage.setItem",
     ] {
-        assert!(html.contains(hook), "{hook}");
+        assert!(sources.contains(hook), "{hook}");
     }
-    let js = content(&files, "src/main.js");
-    for hook in [
-        "'todo-item'",
-        "'todo-toggle'",
-        "'todo-delete'",
-        "classList.toggle('dark', dark)",
-        "dataset.theme = theme",
-        "'buildwire.todo.items'",
-        "'buildwire.todo.theme'",
-        "localStorage.setItem(THEME_KEY, theme)",
-        "saveList(TODOS_KEY, todos)",
-        "loadList(TODOS_KEY)",
-    ] {
-        assert!(js.contains(hook), "{hook}");
-    }
+    assert!(!sources.contains("dangerouslySetInnerHTML"));
+    let config = content(&files, "src/config.ts");
     assert!(
-        !js.contains("innerHTML"),
-        "todo text is set with textContent"
+        config.contains("storageKey: \"buildwire.todo\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("followSystemTheme: true"),
+        "dark mode was asked for"
+    );
+    assert!(
+        content(&app("Create a todo app"), "src/config.ts").contains("followSystemTheme: false")
     );
 }
 
@@ -202,23 +264,52 @@ fn prompt_text_is_escaped_everywhere() {
             assert!(!file.content.contains("<script>alert"), "{}", file.path);
             assert!(!file.content.contains("<img src=x"), "{}", file.path);
         }
-        assert!(content(&files, "index.html").contains("&lt;script&gt;"));
     }
+    let named = app(r#"a todo app called "<b>Bold</b> & Co""#);
+    assert!(
+        content(&named, "index.html").contains("<title>&lt;b&gt;Bold&lt;/b&gt; &amp; Co</title>")
+    );
+    assert!(content(&named, "src/config.ts").contains(r#"title: "<b>Bold</b> & Co","#));
     let todo = app("Create a todo app");
     let (_, tree, _) = run(prompt, &todo);
-    let html = content(&tree, "index.html");
-    assert!(html.contains("&lt;img src=x onerror=alert(1)&gt;") && !html.contains("<img"));
+    let requests = content(&tree, "src/components/RequestedChanges.tsx");
+    let literal = serde_json::to_string(prompt).expect("json");
+    assert!(requests.contains(&format!("{literal},")), "{requests}");
+    assert_eq!(content(&tree, "index.html"), content(&todo, "index.html"));
 }
 
 #[test]
-fn generic_app_is_titled_from_the_prompt() {
+fn names_and_nouns_come_from_the_prompt() {
     let files = app("Create a recipe manager with tags");
-    let html = content(&files, "index.html");
-    assert!(html.contains("<title>Recipe Manager</title>"));
-    assert!(html.contains("Create a recipe manager with tags"));
-    assert!(html.contains("id=\"new-item\""));
+    assert!(content(&files, "index.html").contains("<title>Recipe Manager</title>"));
     let landing = app("Create a landing page for Bean There, a coffee shop");
     assert!(content(&landing, "index.html").contains("<title>Bean There</title>"));
+    let bakery = app("a landing page for my bakery called Sweet Crumbs");
+    assert!(content(&bakery, "index.html").contains("<title>Sweet Crumbs</title>"));
+    let config = content(&bakery, "src/config.ts");
+    assert!(
+        config.contains("title: \"Sweet Crumbs\"") && config.contains("bakery"),
+        "{config}"
+    );
+    let named = app("Create a todo app called Daily Wins with dark mode");
+    assert!(content(&named, "index.html").contains("<title>Daily Wins</title>"));
+    assert!(content(&named, "src/components/TodoList.tsx").contains("TodoForm"));
+
+    let recipes = app("a recipe manager with ingredients and cooking time");
+    let schema = content(&recipes, "src/schema.ts");
+    for expected in [
+        r#"one: "recipe","#,
+        r#"many: "recipes","#,
+        r#"{ key: "name", label: "Name", kind: "text" },"#,
+        r#"{ key: "ingredients", label: "Ingredients", kind: "list" },"#,
+        r#"{ key: "cookingTime", label: "Cooking time", kind: "duration", unit: "min" },"#,
+    ] {
+        assert!(schema.contains(expected), "{expected} in {schema}");
+    }
+    assert!(content(&recipes, "src/config.ts").contains("storageKey: \"buildwire.recipes\""));
+    // The generic app searches from the start.
+    assert!(content(&recipes, "src/App.tsx").contains("<SearchBar />"));
+    assert!(content(&recipes, "src/hooks/useFilter.ts").contains("useSearchQuery"));
 }
 
 #[test]
@@ -243,48 +334,59 @@ fn every_path_stays_inside_the_project() {
     }
 }
 
+/// Every file of `before` is still there, every line of its `App.tsx` too, and every
+/// component it rendered still renders.
 fn assert_keeps(before: &[ProjectFile], after: &[ProjectFile]) {
-    // Every line of the old main.js and every old element id survive the change.
-    for line in content(before, "src/main.js").lines() {
-        assert!(content(after, "src/main.js").contains(line), "lost: {line}");
+    for file in before {
+        assert!(find_file(after, &file.path).is_some(), "lost {}", file.path);
     }
-    let html = content(after, "index.html");
-    for id in content(before, "index.html").split("id=\"").skip(1) {
-        let id = id.split('"').next().unwrap_or_default();
-        assert!(html.contains(&format!("id=\"{id}\"")), "lost #{id}");
+    let app = content(after, "src/App.tsx");
+    for line in content(before, "src/App.tsx").lines() {
+        assert!(app.contains(line), "lost: {line}");
     }
 }
 
 #[test]
 fn search_follow_up_filters_each_app_and_keeps_it() {
-    for (prompt, _) in APP_PROMPTS {
+    for (prompt, slug) in APP_PROMPTS {
         let before = app(prompt);
         let (plan, after, written) = run("Add a search feature", &before);
         assert_eq!(plan.tasks.len(), 1);
         assert_eq!(plan.tasks[0].id, "search");
-        assert_eq!(
-            paths(&written),
-            [
-                "index.html",
-                "src/features/search.js",
-                "src/main.js",
-                "src/style.css"
-            ],
-            "{prompt}"
-        );
+        let expected: &[&str] = if *slug == "app" {
+            // The generic app has search already: nothing changes.
+            &["src/App.tsx"]
+        } else {
+            &[
+                "src/search.ts",
+                "src/hooks/useFilter.ts",
+                "src/components/SearchBar.tsx",
+                "src/App.tsx",
+            ]
+        };
+        assert_eq!(paths(&written), expected, "{prompt}");
         assert_keeps(&before, &after);
-        let html = content(&after, "index.html");
-        assert_eq!(html.matches(" id=\"search\"").count(), 1);
-        assert!(html.find("id=\"search\"") < html.find("<!-- buildwire:slot:main-end -->"));
-        assert!(
-            content(&after, "src/features/search.js")
-                .contains("const ITEMS = '[data-search-item]';")
+        let app_tsx = content(&after, "src/App.tsx");
+        assert_eq!(app_tsx.matches("<SearchBar />").count(), 1);
+        assert_eq!(
+            app_tsx
+                .matches("import { SearchBar } from './components/SearchBar';")
+                .count(),
+            1
         );
-        assert!(content(&after, "src/main.js").contains("import './features/search.js';"));
-        let items_marked = content(&after, "src/main.js").contains("dataset.searchItem = ''")
-            || html.contains("data-search-item");
-        assert!(items_marked, "{prompt}: items carry data-search-item");
-        assert!(content(&after, "src/style.css").contains("[data-search-hidden]"));
+        assert!(
+            app_tsx.find("<SearchBar />") < app_tsx.find("{/* buildwire:main-end */}"),
+            "{app_tsx}"
+        );
+        assert!(content(&after, "src/hooks/useFilter.ts").contains("matchesSearch"));
+        let lists: Vec<&ProjectFile> = after
+            .iter()
+            .filter(|file| file.content.contains("useFilter("))
+            .collect();
+        assert!(
+            !lists.is_empty(),
+            "{prompt}: a list filters through useFilter"
+        );
         // Twice changes nothing more.
         let (_, again, _) = run("Add a search feature", &after);
         assert_eq!(again, after, "{prompt}");
@@ -296,14 +398,16 @@ fn header_color_follow_up_recolors_once() {
     let todo = app("Create a todo app with dark mode");
     let (plan, blue, written) = run("make the header blue", &todo);
     assert_eq!(plan.tasks[0].name, "Make the header blue");
-    assert_eq!(paths(&written), ["src/style.css"]);
-    let css = content(&blue, "src/style.css");
-    assert!(css.contains("background: #2563eb !important;"));
-    assert!(css.starts_with(content(&todo, "src/style.css")));
+    assert_eq!(paths(&written), ["src/components/Header.tsx"]);
+    let header = content(&blue, "src/components/Header.tsx");
+    assert!(
+        header.contains("const HEADER_COLORS = 'bg-[#2563eb] text-[#ffffff]';"),
+        "{header}"
+    );
     let (_, red, _) = run("Make the header red", &blue);
-    let css = content(&red, "src/style.css");
-    assert!(css.contains("#dc2626") && !css.contains("#2563eb"));
-    assert_eq!(css.matches("buildwire:header-color:start").count(), 1);
+    let header = content(&red, "src/components/Header.tsx");
+    assert!(header.contains("#dc2626") && !header.contains("#2563eb"));
+    assert_eq!(header.matches("buildwire:header-colors").count(), 1);
     for color in ["green", "purple", "orange"] {
         let (plan, _, _) = run(&format!("Change the header color to {color}"), &todo);
         assert_eq!(plan.tasks[0].id, "header-color", "{color}");
@@ -316,24 +420,21 @@ fn counter_follow_up_adds_a_working_counter() {
     let (_, after, written) = run("add a counter", &todo);
     assert_eq!(
         paths(&written),
-        [
-            "index.html",
-            "src/features/counter.js",
-            "src/main.js",
-            "src/style.css"
-        ]
+        ["src/components/Counter.tsx", "src/App.tsx"]
     );
     assert_keeps(&todo, &after);
-    let html = content(&after, "index.html");
+    let app_tsx = content(&after, "src/App.tsx");
+    assert_eq!(app_tsx.matches("<Counter />").count(), 1);
+    assert!(app_tsx.find("<TodoList />") < app_tsx.find("<Counter />"));
+    let counter = content(&after, "src/components/Counter.tsx");
     for id in [
         "counter",
         "counter-value",
         "counter-increment",
         "counter-decrement",
     ] {
-        assert_eq!(html.matches(&format!(" id=\"{id}\"")).count(), 1, "{id}");
+        assert!(counter.contains(&format!("id=\"{id}\"")), "{id}");
     }
-    assert!(content(&after, "src/features/counter.js").contains("#counter-increment"));
     let (_, again, _) = run("add a counter", &after);
     assert_eq!(again, after);
 }
@@ -343,12 +444,27 @@ fn unknown_follow_up_shows_the_request() {
     let todo = app("Create a todo app");
     let (plan, after, written) = run("Show a welcome message for <b>guests</b>", &todo);
     assert_eq!(plan.tasks[0].id, "note");
-    assert_eq!(paths(&written), ["index.html", "src/style.css"]);
+    assert_eq!(
+        paths(&written),
+        ["src/components/RequestedChanges.tsx", "src/App.tsx"]
+    );
     assert_keeps(&todo, &after);
-    let html = content(&after, "index.html");
-    assert!(html.contains("Show a welcome message for &lt;b&gt;guests&lt;/b&gt;"));
+    let requests = content(&after, "src/components/RequestedChanges.tsx");
+    assert!(requests.contains(r#""Show a welcome message for <b>guests</b>","#));
     let (_, again, _) = run("Show a welcome message for <b>guests</b>", &after);
     assert_eq!(again, after);
+    let (_, more, _) = run("Add a footer", &after);
+    let requests = content(&more, "src/components/RequestedChanges.tsx");
+    assert!(
+        requests.find("welcome") < requests.find("Add a footer"),
+        "requests keep their order"
+    );
+    assert_eq!(
+        content(&more, "src/App.tsx")
+            .matches("<RequestedChanges />")
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -358,12 +474,9 @@ fn several_changes_in_one_follow_up() {
     let ids: Vec<&str> = plan.tasks.iter().map(|task| task.id.as_str()).collect();
     assert_eq!(ids, ["search", "header-color", "counter"]);
     assert_keeps(&notes, &after);
-    let js = content(&after, "src/main.js");
-    assert!(
-        js.contains("import './features/search.js';")
-            && js.contains("import './features/counter.js';")
-    );
-    assert!(content(&after, "src/style.css").contains("#16a34a"));
+    let app_tsx = content(&after, "src/App.tsx");
+    assert!(app_tsx.contains("<SearchBar />") && app_tsx.contains("<Counter />"));
+    assert!(content(&after, "src/components/Header.tsx").contains("#16a34a"));
 }
 
 #[test]
@@ -413,7 +526,7 @@ fn tasks_from_elsewhere_still_get_work_done() {
         &[],
     ))
     .expect("whole app");
-    assert_eq!(files.len(), 5);
+    assert_eq!(files, app("Create a kanban board"));
     let changed = block_on(crate::write_task(
         &OfflineProvider,
         "add a counter",
@@ -421,12 +534,12 @@ fn tasks_from_elsewhere_still_get_work_done() {
         &files,
     ))
     .expect("changes");
-    assert!(content(&changed, "index.html").contains("id=\"counter\""));
+    assert!(content(&changed, "src/App.tsx").contains("<Counter />"));
     let color = PlanTask {
         id: "header-color".into(),
         ..stranger
     };
-    let css = block_on(crate::write_task(
+    let header = block_on(crate::write_task(
         &OfflineProvider,
         "recolor it",
         &color,
@@ -434,7 +547,7 @@ fn tasks_from_elsewhere_still_get_work_done() {
     ))
     .expect("color");
     assert!(
-        content(&css, "src/style.css").contains("#2563eb"),
+        content(&header, "src/components/Header.tsx").contains("#2563eb"),
         "blue when no color is named"
     );
 }

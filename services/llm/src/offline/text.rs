@@ -125,6 +125,174 @@ pub fn title_from(prompt: &str, fallback: &str) -> String {
     }
 }
 
+/// A name the prompt gives the app: after "called", "named" or "titled" ("a landing page
+/// for my bakery called Sweet Crumbs" -> "Sweet Crumbs"), or in double quotes. Capitalized
+/// words are taken up to the first word that is not part of the name ("with", "that",
+/// punctuation); an all-lowercase name gets title case. At most eight words and 60
+/// characters; not escaped.
+pub fn name_in(prompt: &str) -> Option<String> {
+    name_span(prompt).map(|(name, _)| name)
+}
+
+/// `prompt` without the name [`name_in`] finds (and its "called"), so words in a name
+/// ("an app called Note Keeper") do not decide what kind of app it is.
+pub fn without_name(prompt: &str) -> String {
+    match name_span(prompt) {
+        Some((_, (start, end))) => format!("{} {}", &prompt[..start], &prompt[end..]),
+        None => prompt.to_owned(),
+    }
+}
+
+/// The name and the byte range it (with its keyword) covers.
+fn name_span(prompt: &str) -> Option<(String, (usize, usize))> {
+    const KEYWORDS: &[&str] = &["called", "named", "titled"];
+    let lower = prompt.to_lowercase();
+    if lower.len() != prompt.len() {
+        // Lowercasing changed byte offsets (rare scripts): only quotes are looked for.
+        return quoted(prompt, 0).map(|(name, end)| (name, (0, end)));
+    }
+    let keyword = KEYWORDS
+        .iter()
+        .filter_map(|k| {
+            lower.match_indices(k).find(|(at, _)| {
+                let before = lower[..*at].chars().next_back();
+                let after = lower[at + k.len()..].chars().next();
+                before.is_none_or(char::is_whitespace) && after.is_some_and(char::is_whitespace)
+            })
+        })
+        .map(|(at, k)| (at, at + k.len()))
+        .min();
+    if let Some((start, after)) = keyword {
+        let rest_at = after + (prompt[after..].len() - prompt[after..].trim_start().len());
+        if let Some((name, end)) = quoted(prompt, rest_at)
+            .filter(|_| prompt[rest_at..].starts_with(['"', '\u{201c}', '\'']))
+        {
+            return Some((name, (start, end)));
+        }
+        if let Some((name, end)) = name_words(prompt, rest_at) {
+            return Some((name, (start, end)));
+        }
+    }
+    quoted(prompt, 0).map(|(name, end)| {
+        let start = prompt[..end].rfind(['"', '\u{201c}']).unwrap_or(0);
+        (name, (start, end))
+    })
+}
+
+/// The text between the first pair of double (or curly) quotes at or after `from` (a
+/// single quote too when `from` is right at it), if short enough to be a name; and the
+/// byte offset after the closing quote.
+fn quoted(prompt: &str, from: usize) -> Option<(String, usize)> {
+    let text = &prompt[from..];
+    // An opening quote starts the text or follows a space (not `alert("x")`).
+    let (open_at, open) = text.char_indices().find(|(at, c)| {
+        let starts_word = *at == 0 || text[..*at].ends_with(char::is_whitespace);
+        starts_word && (matches!(c, '"' | '\u{201c}') || (*at == 0 && *c == '\''))
+    })?;
+    let close = match open {
+        '\u{201c}' => '\u{201d}',
+        other => other,
+    };
+    let inner_start = open_at + open.len_utf8();
+    let inner_len = text[inner_start..].find(close)?;
+    let inner = text[inner_start..inner_start + inner_len].trim();
+    let words = inner.split_whitespace().count();
+    if inner.is_empty() || words > 8 || inner.chars().count() > 60 {
+        return None;
+    }
+    Some((
+        inner.to_owned(),
+        from + inner_start + inner_len + close.len_utf8(),
+    ))
+}
+
+/// The name's words from `from`: capitalized words (and "and", "&", "of", "the" between
+/// them), or up to four lowercase words, stopping at punctuation or a clause word.
+fn name_words(prompt: &str, from: usize) -> Option<(String, usize)> {
+    const STOP: &[&str] = &[
+        "with",
+        "that",
+        "which",
+        "where",
+        "for",
+        "to",
+        "using",
+        "featuring",
+        "so",
+        "because",
+        "in",
+        "on",
+        "where",
+        "who",
+        "it",
+        "please",
+        "and",
+        "or",
+        "but",
+        "as",
+        "from",
+    ];
+    const JOINERS: &[&str] = &["and", "&", "of", "the", "de", "la", "le", "du"];
+    let mut taken: Vec<&str> = Vec::new();
+    let mut end = from;
+    let mut offset = from;
+    let tokens: Vec<(usize, &str)> = prompt[from..]
+        .split_whitespace()
+        .map(|token| {
+            let at = prompt[offset..].find(token).map_or(offset, |i| offset + i);
+            offset = at + token.len();
+            (at, token)
+        })
+        .collect();
+    let capitalized = |t: &str| t.chars().next().is_some_and(char::is_uppercase);
+    let proper = tokens.first().is_some_and(|(_, t)| capitalized(t));
+    for (index, (at, token)) in tokens.iter().enumerate() {
+        let word = token.trim_end_matches([',', '.', ';', ':', '!', '?', ')']);
+        let cut = word.len() < token.len();
+        let lower = word.to_lowercase();
+        if word.is_empty() || taken.len() == 8 {
+            break;
+        }
+        if proper {
+            let joins = JOINERS.contains(&lower.as_str())
+                && !cut
+                && tokens
+                    .get(index + 1)
+                    .is_some_and(|(_, next)| capitalized(next));
+            if !(capitalized(word) || (index > 0 && joins)) {
+                break;
+            }
+        } else if STOP.contains(&lower.as_str()) || taken.len() == 4 {
+            break;
+        }
+        taken.push(word);
+        end = at + word.len();
+        if cut {
+            break;
+        }
+    }
+    let name = taken.join(" ");
+    if name.is_empty() || name.chars().count() > 60 {
+        return None;
+    }
+    let name = if proper {
+        name
+    } else {
+        taken
+            .iter()
+            .map(|w| {
+                let mut chars = w.chars();
+                chars
+                    .next()
+                    .map(|c| c.to_uppercase().chain(chars).collect::<String>())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some((name, end))
+}
+
 /// `text` trimmed to at most `max` characters (with `…` when cut), whitespace collapsed.
 pub fn shorten(text: &str, max: usize) -> String {
     let collapsed = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -163,6 +331,41 @@ mod tests {
         assert_eq!(title_from("a game of life", "X"), "Game of Life");
         let long = title_from(&"word ".repeat(50), "X");
         assert!(long.split(' ').count() <= 8 && long.len() <= 60, "{long}");
+    }
+
+    #[test]
+    fn names_given_in_the_prompt() {
+        for (prompt, name) in [
+            (
+                "a landing page for my bakery called Sweet Crumbs",
+                Some("Sweet Crumbs"),
+            ),
+            (
+                "Create a todo app called Daily Wins with dark mode",
+                Some("Daily Wins"),
+            ),
+            ("an app named FitTrack, for workouts", Some("FitTrack")),
+            ("a shop called Salt and Pepper", Some("Salt and Pepper")),
+            (
+                "a recipe manager named chef's corner",
+                Some("Chef's Corner"),
+            ),
+            (
+                "a notes app titled \"Brain Dump\" please",
+                Some("Brain Dump"),
+            ),
+            ("a blog “Quiet Hours” with posts", Some("Quiet Hours")),
+            ("Create a todo app", None),
+            ("a so-called app", None),
+        ] {
+            assert_eq!(name_in(prompt).as_deref(), name, "{prompt}");
+        }
+        assert_eq!(
+            without_name("an app called Note Keeper for recipes")
+                .split_whitespace()
+                .collect::<Vec<_>>(),
+            ["an", "app", "for", "recipes"]
+        );
     }
 
     #[test]

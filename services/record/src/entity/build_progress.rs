@@ -28,6 +28,8 @@ pub struct Model {
     pub last_seq: i64,
     /// When the progress last changed.
     pub updated_at: DateTimeUtc,
+    /// LLM tokens used, a `TokenUsage` as JSON (null until a `usage` event).
+    pub usage: Option<Json>,
 }
 
 /// No relations.

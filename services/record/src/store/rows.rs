@@ -69,6 +69,13 @@ pub(crate) fn progress_of(row: build_progress::Model) -> Result<BuildProgress, R
         last_seq: u64::try_from(row.last_seq)
             .map_err(|_| bad(&row.build_id, "negative last_seq"))?,
         updated_at: row.updated_at,
+        usage: match row.usage {
+            Some(usage) if !usage.is_null() => Some(
+                serde_json::from_value(usage)
+                    .map_err(|e| bad(&row.build_id, &format!("stored usage: {e}")))?,
+            ),
+            _ => None,
+        },
         build_id: row.build_id,
     })
 }
@@ -94,6 +101,12 @@ pub(crate) fn progress_row(
         build_log_url: Set(progress.build_log_url.clone()),
         last_seq: Set(to_i64(progress.last_seq, id)?),
         updated_at: Set(progress.updated_at),
+        usage: Set(match &progress.usage {
+            Some(usage) => {
+                Some(serde_json::to_value(usage).map_err(|e| bad(id, &format!("usage: {e}")))?)
+            }
+            None => None,
+        }),
     })
 }
 

@@ -1,9 +1,9 @@
 //! Shared by the store and recorder tests: real databases (a SQLite file, a fresh
-//! database on the local PostgreSQL, or a PostgreSQL server of our own) and events.
+//! database on the local PostgreSQL; a PostgreSQL server of the test's own is
+//! `buildwire_testkit::OwnPostgres`) and events.
 #![allow(dead_code)]
 
 pub mod events;
-pub mod own_postgres;
 
 use buildwire_record::Store;
 use rand::Rng;

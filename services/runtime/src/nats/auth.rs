@@ -32,13 +32,15 @@ pub enum Role {
     Deploy,
     /// The record service (events -> database).
     Record,
+    /// The notifier (terminal events -> signed webhooks to the main app).
+    Notify,
     /// An operator, read-only: live events, stream and consumer state, `buildwire tail`.
     Ops,
 }
 
 impl Role {
     /// Every role, in the order the configs list them.
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Admin,
         Role::Edge,
         Role::Plan,
@@ -46,6 +48,7 @@ impl Role {
         Role::Build,
         Role::Deploy,
         Role::Record,
+        Role::Notify,
         Role::Ops,
     ];
 
@@ -59,6 +62,7 @@ impl Role {
             Role::Build => "build",
             Role::Deploy => "deploy",
             Role::Record => "record",
+            Role::Notify => "notify",
             Role::Ops => "ops",
         }
     }
@@ -108,11 +112,16 @@ impl Role {
                     Stage::Plan => p.reads_objects("sources"),
                     Stage::Execute => p.writes_objects("sources"),
                     Stage::Build => {
-                        p.reads_objects("sources");
+                        // Reads the tree; keeps the lockfile npm wrote in it.
+                        p.writes_objects("sources");
                         p.writes_objects("artifacts");
                         p.writes_objects("logs");
                     }
-                    Stage::Deploy => p.reads_objects("artifacts"),
+                    Stage::Deploy => {
+                        p.reads_objects("artifacts");
+                        // The deploy target's log (Cloudflare Pages stage logs).
+                        p.writes_objects("logs");
+                    }
                 }
             }
             Role::Record => {
@@ -122,6 +131,7 @@ impl Role {
                 p.publish(["$JS.API.DIRECT.GET.EVENTS", "$JS.API.DIRECT.GET.EVENTS.>"]);
                 p.publish(["build.*.events"]);
             }
+            Role::Notify => p.pulls("EVENTS", "notify"),
             Role::Ops => p.operator(),
         }
         Some(p)
@@ -257,8 +267,8 @@ impl Permissions {
 
     /// The operator: live events, lists and info, reading `EVENTS` (Direct Get, message
     /// get, its own ordered consumers as `nats stream view` and `buildwire tail` make) and
-    /// `CMDS` by sequence, advisories; never a command or event, never the recorder's
-    /// consumer.
+    /// `CMDS` by sequence, advisories; never a command or event, never the recorder's or
+    /// the notifier's consumer.
     fn operator(&mut self) {
         self.subscribe(["live.build.>", "$JS.EVENT.>"]);
         self.publish([
@@ -281,13 +291,15 @@ impl Permissions {
             "$JS.API.CONSUMER.DELETE.EVENTS.*",
             "$JS.FC.EVENTS.>",
         ]);
-        self.deny([
-            "build.>",
-            "$JS.API.CONSUMER.CREATE.EVENTS.record",
-            "$JS.API.CONSUMER.CREATE.EVENTS.record.>",
-            "$JS.API.CONSUMER.MSG.NEXT.EVENTS.record",
-            "$JS.API.CONSUMER.DELETE.EVENTS.record",
-        ]);
+        self.deny(["build.>"]);
+        for durable in ["record", "notify"] {
+            self.deny([
+                format!("$JS.API.CONSUMER.CREATE.EVENTS.{durable}"),
+                format!("$JS.API.CONSUMER.CREATE.EVENTS.{durable}.>"),
+                format!("$JS.API.CONSUMER.MSG.NEXT.EVENTS.{durable}"),
+                format!("$JS.API.CONSUMER.DELETE.EVENTS.{durable}"),
+            ]);
+        }
     }
 
     /// Whether it may publish to the literal `subject`.
@@ -490,6 +502,8 @@ mod tests {
         assert!(!may_publish(Role::Record, &cmd("plan")));
         // The record service ends lost builds (its sweeper), so it may store events.
         assert!(may_publish(Role::Record, "build.X.events"));
+        assert!(!may_publish(Role::Notify, "build.X.events"));
+        assert!(!may_publish(Role::Notify, &cmd("plan")));
         assert!(may_publish(Role::Admin, &cmd("deploy")));
     }
 
@@ -528,6 +542,7 @@ mod tests {
             "$KV.cancel.X",
             "$O.sources.M.x",
             "$JS.API.CONSUMER.MSG.NEXT.EVENTS.record",
+            "$JS.API.CONSUMER.MSG.NEXT.EVENTS.notify",
             "$JS.API.CONSUMER.MSG.NEXT.CMDS.plan",
             "$JS.ACK.CMDS.plan.1.1.1.1.1",
         ] {
@@ -558,6 +573,25 @@ mod tests {
         ));
         assert!(!may_publish(Role::Edge, "$KV.breaker.user"));
         assert!(may_publish(Role::Build, "$KV.breaker.user"));
+        assert!(may_publish(Role::Deploy, &put("logs")));
+        assert!(!may_publish(Role::Notify, &put("logs")));
+    }
+
+    #[test]
+    fn the_notifier_pulls_its_own_consumer_only() {
+        assert!(may_publish(
+            Role::Notify,
+            "$JS.API.CONSUMER.MSG.NEXT.EVENTS.notify"
+        ));
+        assert!(may_publish(Role::Notify, "$JS.ACK.EVENTS.notify.1.2.3.4.5"));
+        assert!(!may_publish(
+            Role::Notify,
+            "$JS.API.CONSUMER.MSG.NEXT.EVENTS.record"
+        ));
+        assert!(!may_publish(
+            Role::Record,
+            "$JS.ACK.EVENTS.notify.1.2.3.4.5"
+        ));
     }
 
     #[test]

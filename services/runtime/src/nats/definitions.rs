@@ -77,7 +77,15 @@ const EMBEDDED: &[(&str, &str)] = &[
         "consumers/EVENTS/record.json",
         include_str!("../../../../nats/consumers/EVENTS/record.json"),
     ),
+    (
+        "consumers/EVENTS/notify.json",
+        include_str!("../../../../nats/consumers/EVENTS/notify.json"),
+    ),
 ];
+
+/// Stream replicas on a clustered server when `BUILDWIRE_NATS_REPLICAS` is unset (the files
+/// say 1, so that `nats stream add --config` works on a single server as written).
+pub const CLUSTER_REPLICAS: usize = 3;
 
 /// A stream definition.
 #[derive(Clone, Debug, PartialEq)]
@@ -308,8 +316,9 @@ impl Definitions {
     }
 
     /// Creates or updates every stream, then every consumer. `replicas` forces the streams'
-    /// replica count; `None` keeps the file's count (3) on a clustered server and uses 1 on a
-    /// single server, and never lowers the replicas of an existing stream.
+    /// replica count; `None` raises the files' count (1, what a single server accepts) to
+    /// [`CLUSTER_REPLICAS`] on a clustered server (raising an existing R1 stream) and uses 1
+    /// on a single server.
     pub async fn apply(&self, nats: &Nats, replicas: Option<usize>) -> Result<ApplyReport> {
         let mut report = ApplyReport::default();
         let clustered = nats.is_clustered();
@@ -432,16 +441,14 @@ async fn apply_stream(
         .get("num_replicas")
         .and_then(Value::as_u64)
         .unwrap_or(1) as usize;
-    let existing = current
-        .and_then(|c| c.get("num_replicas"))
-        .and_then(Value::as_u64)
-        .unwrap_or(0) as usize;
-    let replicas = match forced {
-        Some(r) => r,
-        None => (if clustered { wanted } else { 1 })
-            .max(existing.min(wanted))
-            .max(1),
+    // On a cluster the files' R1 becomes R3 (an R1 stream applied with the CLI as written is
+    // raised); a single server keeps R1.
+    let target = if clustered {
+        wanted.max(CLUSTER_REPLICAS)
+    } else {
+        1
     };
+    let replicas = forced.unwrap_or(target);
     desired.insert("num_replicas".into(), json!(replicas));
 
     let Some(current) = current else {

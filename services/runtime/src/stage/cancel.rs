@@ -1,13 +1,17 @@
 //! Cancel flags: `POST /v1/builds/{id}/cancel` puts `cancel/<buildId>` in KV; every stage
 //! checks it before starting a command and polls it while working, so running work (npm
 //! included) stops within a second and the build ends with the edge's `cancelled`.
+//! [`CancelFlags`] is the one type that writes ([`CancelFlags::set`], the edge) and reads
+//! them (the stage loop), so the key and the value's shape are decided in one place.
 
 use std::time::Duration;
 
 use async_nats::jetstream::kv;
 use tokio_util::sync::CancellationToken;
 
+use crate::jetstream::bucket::CANCEL as CANCEL_BUCKET;
 use crate::nats::Nats;
+use crate::{Error, Result};
 
 /// How often a running job looks at its build's flag.
 pub const POLL: Duration = Duration::from_millis(500);
@@ -21,7 +25,7 @@ pub struct CancelFlags {
 impl CancelFlags {
     /// The flags of `nats` (none when the bucket is missing: nothing can be cancelled).
     pub async fn open(nats: &Nats) -> CancelFlags {
-        let kv = match nats.js.get_key_value("cancel").await {
+        let kv = match nats.js.get_key_value(CANCEL_BUCKET).await {
             Ok(kv) => Some(kv),
             Err(err) => {
                 tracing::warn!(%err, "KV bucket cancel is missing: cancels are not honoured");
@@ -29,6 +33,38 @@ impl CancelFlags {
             }
         };
         CancelFlags { kv }
+    }
+
+    /// The flags of `nats`, for a service that sets them (the edge): a missing bucket is an
+    /// error at start, not a cancel that silently does nothing.
+    pub async fn require(nats: &Nats) -> Result<CancelFlags> {
+        let kv = nats
+            .js
+            .get_key_value(CANCEL_BUCKET)
+            .await
+            .map_err(|e| Error::JetStream {
+                subject: format!("KV {CANCEL_BUCKET}"),
+                reason: format!("{e} (are the nats/ definitions applied?)"),
+            })?;
+        Ok(CancelFlags { kv: Some(kv) })
+    }
+
+    /// Cancels `build_id`: every stage stops its work within [`POLL`] (the value records
+    /// when, for operators).
+    pub async fn set(&self, build_id: &str) -> Result<()> {
+        let failed = |reason: String| Error::JetStream {
+            subject: format!("KV {CANCEL_BUCKET} put {build_id}"),
+            reason,
+        };
+        let kv = self
+            .kv
+            .as_ref()
+            .ok_or_else(|| failed("the bucket is missing".into()))?;
+        let flag = serde_json::json!({ "cancelledAt": chrono::Utc::now() }).to_string();
+        kv.put(build_id, flag.into())
+            .await
+            .map_err(|e| failed(e.to_string()))?;
+        Ok(())
     }
 
     /// Whether `build_id` was cancelled. A flag that cannot be read counts as not set.

@@ -10,6 +10,7 @@ use buildwire_schemas::{
 use futures::StreamExt;
 use serde::Deserialize;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::{Result, publish::Publisher};
 
@@ -99,6 +100,7 @@ async fn fail_exhausted(
     let Ok(message) = stream.get_raw_message(advisory.stream_seq).await else {
         return Ok(()); // already handled and removed
     };
+    crate::metrics::stages().error(stage, "MAX_DELIVER");
     let command: Option<StageCommand> = serde_json::from_slice(&message.payload).ok();
     let build_id = command
         .as_ref()
@@ -118,6 +120,14 @@ async fn fail_exhausted(
         retryable: true,
         attempts: advisory.deliveries,
     };
+    // The failure belongs to the build's trace: a child of the command's context.
+    let span = tracing::info_span!(
+        "max deliveries",
+        buildId = %build_id,
+        requestId = %request_id,
+        traceId = tracing::field::Empty,
+    );
+    crate::trace_context::adopt(&span, Some(&message.headers));
     fail_build(
         publisher,
         stage,
@@ -126,6 +136,7 @@ async fn fail_exhausted(
         failure,
         ErrorSeverity::Soft,
     )
+    .instrument(span)
     .await?;
     stream
         .delete_message(advisory.stream_seq)

@@ -18,6 +18,7 @@ pub struct Job {
     emitted: u64,
     interrupted: CancellationToken,
     cancelled: CancellationToken,
+    command_seq: Option<u64>,
 }
 
 impl Job {
@@ -37,16 +38,47 @@ impl Job {
             emitted: 0,
             interrupted,
             cancelled,
+            command_seq: None,
         }
+    }
+
+    /// Fences this delivery by its command's sequence in `CMDS` (see [`Job::emit`]).
+    pub(super) fn fenced_by(mut self, command_seq: Option<u64>) -> Job {
+        self.command_seq = command_seq;
+        self
+    }
+
+    /// Refuses once another delivery of this command finished it: in a work queue an acked
+    /// command is gone. That happens when in-progress acks were lost (a NATS leader change
+    /// outlasting the ack wait) and the command was redelivered while this attempt still
+    /// ran; the other attempt then moved the build on, and what this one published would
+    /// land after the build's end. Fires [`Job::cancelled`] so the handler stops its work.
+    async fn still_queued(&self) -> Result<(), StageError> {
+        if self.cancelled.is_cancelled() {
+            return Err(StageError::Cancelled);
+        }
+        let Some(seq) = self.command_seq else {
+            return Ok(());
+        };
+        if self.publisher.command_gone(seq).await {
+            tracing::warn!(
+                stage = %self.stage,
+                attempt = self.attempt,
+                "another delivery of this command finished it: this attempt stops"
+            );
+            self.cancelled.cancel();
+            return Err(StageError::Cancelled);
+        }
+        Ok(())
     }
 
     /// Publishes an event of this build. Its `Nats-Msg-Id` is
     /// `<buildId>:<stage>:<n>` for the n-th event of this handler run, so a retried attempt
-    /// that emits the same sequence of events stores each once.
+    /// that emits the same sequence of events stores each once. Refused
+    /// ([`StageError::Cancelled`]) once the build is cancelled or another delivery of the
+    /// command finished it.
     pub async fn emit(&mut self, body: EventBody) -> Result<Published, StageError> {
-        if self.cancelled.is_cancelled() {
-            return Err(StageError::Cancelled);
-        }
+        self.still_queued().await?;
         self.emitted += 1;
         let event = Event::new(&self.command.build_id, &self.command.request_id, body);
         let msg_id = format!("{}:{}:{}", self.command.build_id, self.stage, self.emitted);
@@ -69,9 +101,7 @@ impl Job {
         key: &str,
         body: EventBody,
     ) -> Result<Published, StageError> {
-        if self.cancelled.is_cancelled() {
-            return Err(StageError::Cancelled);
-        }
+        self.still_queued().await?;
         let event = Event::new(&self.command.build_id, &self.command.request_id, body);
         let msg_id = format!("{}:{}:{key}", self.command.build_id, self.stage);
         Ok(self.publisher.event(&event, &msg_id).await?)
@@ -83,9 +113,7 @@ impl Job {
         next: Stage,
         command: &StageCommand,
     ) -> Result<Published, StageError> {
-        if self.cancelled.is_cancelled() {
-            return Err(StageError::Cancelled);
-        }
+        self.still_queued().await?;
         let msg_id = format!("{}:{}:cmd:{}", command.build_id, self.stage, next);
         Ok(self.publisher.command(next, command, &msg_id).await?)
     }
@@ -95,8 +123,9 @@ impl Job {
         &self.interrupted
     }
 
-    /// Fires when the build is cancelled: stop, kill what runs, return
-    /// [`StageError::Cancelled`]. Emitting and forwarding refuse from then on.
+    /// Fires when the build is cancelled (or another delivery of the command finished it):
+    /// stop, kill what runs, return [`StageError::Cancelled`]. Emitting and forwarding
+    /// refuse from then on.
     pub fn cancelled(&self) -> &CancellationToken {
         &self.cancelled
     }

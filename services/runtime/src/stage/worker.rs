@@ -1,5 +1,9 @@
 //! The pull loop: fetch one command per free slot, run the handler with in-progress acks,
 //! then ack, back off, fail the build, or hand the command back.
+//!
+//! Each attempt runs in a span (`<stage> attempt`) whose parent is the trace context the
+//! command carries (`traceparent`), and is counted in [`crate::metrics::stages`]: in
+//! flight, redeliveries, duration by outcome, errors by code.
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::{CancelFlags, Job, StageError, StageHandler, failure};
+use crate::metrics::{self, StageLabel};
 use crate::{Config, Error, Result, delivery, nats::Nats, publish::Publisher};
 
 /// How a worker runs.
@@ -90,6 +95,12 @@ pub async fn run<H: StageHandler>(
     let slots = Arc::new(Semaphore::new(options.concurrency));
     let interrupt = CancellationToken::new();
     let mut tasks = JoinSet::new();
+    metrics::stages().init(stage);
+    metrics::sampler::start(&nats, shutdown.clone());
+    let workers = metrics::stages().workers.get_or_create_owned(&StageLabel {
+        stage: stage.as_str(),
+    });
+    workers.inc();
     tracing::info!(%stage, concurrency = options.concurrency, "stage worker started");
 
     while !shutdown.is_cancelled() {
@@ -187,6 +198,7 @@ pub async fn run<H: StageHandler>(
         watcher.abort();
     }
     delivery::flush_before_exit(&nats.client).await;
+    workers.dec();
     tracing::info!(%stage, "stage worker stopped");
     Ok(())
 }
@@ -235,12 +247,22 @@ async fn process<H: StageHandler>(
             return;
         }
     };
-    let span = crate::build_span!("stage", command.build_id, command.request_id);
+    let span = tracing::info_span!(
+        "stage",
+        otel.name = attempt_name(stage),
+        attempt,
+        buildId = %command.build_id,
+        requestId = %command.request_id,
+        traceId = tracing::field::Empty,
+    );
+    crate::trace_context::adopt(&span, message.headers.as_ref());
     async move {
         tracing::info!(%stage, attempt, "command received");
+        let in_flight = metrics::stages().begin(stage, attempt);
         if flags.is_set(&command.build_id).await {
             tracing::info!(%stage, "build cancelled: dropping its command");
             delivery::confirm(&message, AckKind::Ack, &interrupt).await;
+            in_flight.finish("cancelled");
             return;
         }
         let cancelled = CancellationToken::new();
@@ -260,12 +282,26 @@ async fn process<H: StageHandler>(
             publisher.clone(),
             interrupt.clone(),
             cancelled.clone(),
-        );
+        )
+        .fenced_by(message.info().ok().map(|i| i.stream_sequence));
         let outcome = tokio::select! {
             outcome = handler.handle(&mut job) => outcome,
             _ = async { interrupt.cancelled().await; tokio::time::sleep(options.interrupt_grace).await } => Err(StageError::Interrupted),
         };
         progress.abort();
+        let result = match &outcome {
+            Ok(()) => "ok",
+            Err(_) if cancelled.is_cancelled() => "cancelled",
+            Err(StageError::Interrupted) => "interrupted",
+            Err(StageError::Cancelled) => "cancelled",
+            Err(StageError::Retryable { code, .. }) | Err(StageError::Fatal { code, .. }) => {
+                metrics::stages().error(stage, code);
+                let retried = matches!(outcome, Err(StageError::Retryable { .. }))
+                    && attempt < limits.max_deliver;
+                if retried { "retry" } else { "failed" }
+            }
+        };
+        in_flight.finish(result);
         match outcome {
             Ok(()) => {
                 tracing::info!(%stage, "command done");
@@ -322,6 +358,16 @@ async fn finish_failed(
             tracing::error!(%err, "cannot publish the failure; handing the command back");
             delivery::confirm(message, AckKind::Nak(Some(Duration::from_secs(1))), give_up).await;
         }
+    }
+}
+
+/// The span name of one attempt of `stage`.
+fn attempt_name(stage: buildwire_schemas::Stage) -> &'static str {
+    match stage {
+        buildwire_schemas::Stage::Plan => "plan attempt",
+        buildwire_schemas::Stage::Execute => "execute attempt",
+        buildwire_schemas::Stage::Build => "build attempt",
+        buildwire_schemas::Stage::Deploy => "deploy attempt",
     }
 }
 

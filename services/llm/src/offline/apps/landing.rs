@@ -1,119 +1,246 @@
-//! The landing page: hero with a call to action, feature cards and a signup form that
-//! confirms on the page (no network).
+//! The landing page: a hero with a call to action, three feature cards and a signup form
+//! that checks the address and remembers the signup (no network). Its name is the one the
+//! prompt gives ("... called Sweet Crumbs"), else what its "for ..." names; the copy fits
+//! the kind of business the prompt mentions (a bakery, an app, a gym, a studio, a shop).
 //!
-//! Hooks: `#hero`, `#hero-cta`, `#features` with `.feature` cards, `#signup-form`,
-//! `#signup-email`, `#signup-submit`, `#signup-message`.
+//! Hooks: `#hero` (`.hero-title`, `.hero-tagline`), `#hero-cta`, `#features` with
+//! `.feature` cards, `#signup-form`, `#signup-email`, `#signup-submit`, `#signup-message`
+//! (class `error` on a bad address). localStorage: `buildwire.landing.signup`.
 
-use super::AppParts;
-use crate::offline::text::{html_escape, shorten, title_from};
+use serde_json::json;
 
-/// The landing page's parts; its title is what the prompt's "for ..." names.
+use super::{AppParts, file};
+use crate::offline::text::{name_in, title_from, without_name, words};
+
+/// Copy for one kind of business: the words that select it, a tagline (`{}` is the
+/// business word found), the call to action, the signup heading, three features.
+struct Copy {
+    words: &'static [&'static str],
+    tagline: &'static str,
+    cta: &'static str,
+    signup: &'static str,
+    features: [(&'static str, &'static str); 3],
+}
+
+const COPIES: &[Copy] = &[
+    Copy {
+        words: &[
+            "bakery",
+            "cafe",
+            "café",
+            "coffee",
+            "restaurant",
+            "bistro",
+            "pizzeria",
+            "brewery",
+            "patisserie",
+            "deli",
+            "diner",
+            "kitchen",
+            "catering",
+            "bar",
+            "tea",
+            "donut",
+            "cake",
+        ],
+        tagline: "Your neighbourhood {}: made fresh every day, with ingredients we know by name.",
+        cta: "See what's fresh",
+        signup: "Get our weekly specials",
+        features: [
+            (
+                "Fresh every morning",
+                "Made in small batches from scratch, every single day.",
+            ),
+            (
+                "Local ingredients",
+                "Flour, milk and fruit from farms a short drive away.",
+            ),
+            ("Order ahead", "Tell us what you'd like and skip the queue."),
+        ],
+    },
+    Copy {
+        words: &[
+            "app",
+            "software",
+            "saas",
+            "startup",
+            "product",
+            "platform",
+            "api",
+            "extension",
+            "plugin",
+            "tool",
+            "service",
+        ],
+        tagline: "The {} that gets out of your way: everything you need, nothing you don't.",
+        cta: "Get started",
+        signup: "Get early access",
+        features: [
+            ("Fast", "Loads in a blink and stays out of your way."),
+            (
+                "Simple",
+                "Everything important on one screen, nothing to learn.",
+            ),
+            ("Reliable", "Works on every device, online and off."),
+        ],
+    },
+    Copy {
+        words: &[
+            "gym", "fitness", "yoga", "pilates", "trainer", "training", "coaching", "crossfit",
+            "dance", "martial",
+        ],
+        tagline: "A {} for every body: stronger, calmer and more energetic, week by week.",
+        cta: "Book a free class",
+        signup: "Claim your free first class",
+        features: [
+            (
+                "Expert coaches",
+                "Certified trainers who know your name and your goals.",
+            ),
+            (
+                "Flexible times",
+                "Classes from early morning to late evening, every day.",
+            ),
+            (
+                "All levels",
+                "Beginner or seasoned: every session scales to you.",
+            ),
+        ],
+    },
+    Copy {
+        words: &[
+            "agency",
+            "studio",
+            "consulting",
+            "consultancy",
+            "design",
+            "photography",
+            "photographer",
+            "portfolio",
+            "freelance",
+            "freelancer",
+            "architect",
+            "marketing",
+        ],
+        tagline: "An independent {} that turns ideas into work people remember.",
+        cta: "Start a project",
+        signup: "Tell us about your project",
+        features: [
+            (
+                "Thoughtful craft",
+                "Every detail considered, nothing left to templates.",
+            ),
+            (
+                "Clear process",
+                "Fixed milestones, honest timelines, no surprises.",
+            ),
+            (
+                "Proven results",
+                "Work that has helped clients grow, year after year.",
+            ),
+        ],
+    },
+    Copy {
+        words: &[
+            "shop",
+            "store",
+            "boutique",
+            "market",
+            "florist",
+            "flowers",
+            "bookstore",
+            "bookshop",
+            "gallery",
+            "salon",
+            "barber",
+        ],
+        tagline: "A small {} with a big heart: hand-picked goods and friendly advice.",
+        cta: "Visit us",
+        signup: "Hear about new arrivals first",
+        features: [
+            (
+                "Hand-picked",
+                "Every item chosen by people who love what they sell.",
+            ),
+            (
+                "Friendly advice",
+                "Ask us anything: we are happy to help you choose.",
+            ),
+            (
+                "Easy returns",
+                "Not quite right? Bring it back within 30 days.",
+            ),
+        ],
+    },
+];
+
+/// The generic copy when no kind of business is recognised.
+const DEFAULT: Copy = Copy {
+    words: &[],
+    tagline: "{}: everything you need, nothing you don't.",
+    cta: "Get started",
+    signup: "Get early access",
+    features: [
+        ("Fast", "Loads in a blink and stays out of your way."),
+        (
+            "Simple",
+            "Everything important on one screen, nothing to learn.",
+        ),
+        ("Reliable", "Works on every device, online and off."),
+    ],
+};
+
+/// The landing page's parts for `prompt`.
 pub fn parts(prompt: &str) -> AppParts {
-    let lower = prompt.to_ascii_lowercase();
+    let unnamed = without_name(prompt);
+    let lower = unnamed.to_lowercase();
     let subject = lower
         .find(" for ")
-        .and_then(|at| prompt.get(at + " for ".len()..))
+        .and_then(|at| unnamed.get(at + " for ".len()..))
         .unwrap_or("");
-    let title = title_from(subject, "Your Product");
-    let pitch = html_escape(&shorten(prompt, 200));
-    let heading = html_escape(&title);
+    let title = name_in(prompt).unwrap_or_else(|| title_from(subject, "Your Product"));
+    let said = words(prompt);
+    let (copy, business) = COPIES
+        .iter()
+        .find_map(|copy| {
+            said.iter()
+                .find(|word| copy.words.contains(&word.as_str()))
+                .map(|word| (copy, word.clone()))
+        })
+        .unwrap_or((&DEFAULT, title.clone()));
+    let features: Vec<serde_json::Value> = copy
+        .features
+        .iter()
+        .map(|(title, text)| json!({ "title": title, "text": text }))
+        .collect();
     AppParts {
-        main_html: format!(
-            r##"      <section id="hero" class="hero card" data-testid="hero">
-        <h2 class="hero-title">{heading}: everything you need, nothing you don't.</h2>
-        <p class="hero-text muted">{pitch}</p>
-        <a id="hero-cta" class="cta" href="#signup" data-testid="hero-cta">Get started</a>
-      </section>
-      <section id="features" class="features" aria-label="Features" data-testid="features">
-        <article class="feature card" data-search-item>
-          <h3>Fast</h3>
-          <p>Loads in a blink and stays out of your way.</p>
-        </article>
-        <article class="feature card" data-search-item>
-          <h3>Simple</h3>
-          <p>Everything important on one screen, nothing to learn.</p>
-        </article>
-        <article class="feature card" data-search-item>
-          <h3>Reliable</h3>
-          <p>Works on every device, online and off.</p>
-        </article>
-      </section>
-      <section id="signup" class="card" aria-labelledby="signup-heading">
-        <h2 id="signup-heading">Get early access</h2>
-        <form id="signup-form" class="row" data-testid="signup-form" novalidate>
-          <input id="signup-email" type="email" placeholder="you@example.com" aria-label="Email address" required data-testid="signup-email" />
-          <button id="signup-submit" class="primary" type="submit" data-testid="signup-submit">Sign up</button>
-        </form>
-        <p id="signup-message" class="signup-message" role="status" data-testid="signup-message"></p>
-      </section>
-      <footer class="site-footer muted">&copy; <span id="year"></span> {heading}</footer>"##
-        ),
         title,
-        css: CSS,
-        js: JS,
+        storage: "buildwire.landing".into(),
+        config: vec![
+            ("tagline", copy.tagline.replace("{}", &business).into()),
+            ("callToAction", copy.cta.into()),
+            ("signupHeading", copy.signup.into()),
+            ("features", features.into()),
+        ],
+        files: vec![
+            file(
+                "src/components/Hero.tsx",
+                include_str!("templates/landing/Hero.tsx"),
+            ),
+            file(
+                "src/components/Features.tsx",
+                include_str!("templates/landing/Features.tsx"),
+            ),
+            file(
+                "src/components/Signup.tsx",
+                include_str!("templates/landing/Signup.tsx"),
+            ),
+            file(
+                "src/components/Footer.tsx",
+                include_str!("templates/landing/Footer.tsx"),
+            ),
+        ],
+        components: vec!["Hero", "Features", "Signup", "Footer"],
+        width: "max-w-5xl",
     }
 }
-
-const CSS: &str = r#".hero {
-  text-align: center;
-  padding: 3rem 1.5rem;
-}
-
-.hero-title {
-  font-size: clamp(1.6rem, 4vw, 2.5rem);
-  margin: 0 0 0.75rem;
-}
-
-.cta {
-  display: inline-block;
-  margin-top: 1rem;
-  padding: 0.7rem 1.4rem;
-  border-radius: 999px;
-  background: var(--accent);
-  color: var(--accent-text);
-  text-decoration: none;
-  font-weight: 600;
-}
-
-.features {
-  display: grid;
-  grid-template-columns: repeat(auto-fit, minmax(13rem, 1fr));
-  gap: 1rem;
-}
-
-.feature h3 {
-  margin-top: 0;
-}
-
-.signup-message {
-  min-height: 1.5rem;
-  margin-bottom: 0;
-}
-
-.signup-message.error {
-  color: var(--danger);
-}
-
-.site-footer {
-  text-align: center;
-  padding-bottom: 2rem;
-}
-"#;
-
-const JS: &str = r#"// Landing page: the signup form checks the address and thanks the visitor.
-const signupForm = document.querySelector('#signup-form');
-const signupEmail = document.querySelector('#signup-email');
-const signupMessage = document.querySelector('#signup-message');
-document.querySelector('#year').textContent = String(new Date().getFullYear());
-
-signupForm.addEventListener('submit', (event) => {
-  event.preventDefault();
-  const email = signupEmail.value.trim();
-  const valid = /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email);
-  signupMessage.classList.toggle('error', !valid);
-  signupMessage.textContent = valid
-    ? `Thanks! We'll write to ${email} when we launch.`
-    : 'Please enter a valid email address.';
-  if (valid) signupForm.reset();
-});
-"#;

@@ -1,335 +1,234 @@
-//! The offline provider's apps: the shared scaffold (package.json, vite.config.js, page
-//! frame with marker slots, base styles, theme toggle) and one module per app kind that
-//! fills in its markup, styles and logic.
+//! The offline provider's apps: React 19 + strict TypeScript + Tailwind CSS 3 on Vite 6,
+//! built by `npm run build` (`tsc --noEmit && vite build`). Every app shares a scaffold
+//! (package.json with exact pins, Vite/TypeScript/Tailwind/PostCSS configs, `index.html`,
+//! `src/main.tsx`, `src/config.ts` with everything taken from the prompt, the header with a
+//! dark-mode toggle, a localStorage hook, the list filter hook) and adds its components
+//! under `src/components/`. The TypeScript and CSS sources are files in `templates/`.
 //!
-//! Marker slots the follow-up edits insert at (see `followups`):
-//! `<!-- buildwire:slot:header -->`, `<!-- buildwire:slot:main-start -->`,
-//! `<!-- buildwire:slot:main-end -->` in `index.html` and `// buildwire:slot:imports` in
-//! `src/main.js`.
+//! Where follow-ups edit (see `followups::react`): in `src/App.tsx` the lines
+//! `// buildwire:imports`, `{/* buildwire:main-start */}` and `{/* buildwire:main-end */}`;
+//! in `src/components/Header.tsx` the `// buildwire:header-colors` line; every list shows
+//! its items through `useFilter` (`src/hooks/useFilter.ts`), which search replaces.
 
 mod generic;
 mod kanban;
 mod landing;
 mod notes;
+pub(super) mod nouns;
+pub(super) mod schema;
 mod timer;
 mod todo;
 
-use super::intent::AppKind;
+use super::intent::{AppKind, wants_dark_mode};
+use super::text::{html_escape, name_in};
 use crate::ProjectFile;
 
-/// The Vite version every app pins: exists on npm and runs on Node 18 and 20.
-pub const VITE_VERSION: &str = "5.4.11";
+/// The Vite version every app pins (6.x: Node 18, 20 and 22).
+pub const VITE_VERSION: &str = "6.4.1";
 
-/// What an app kind contributes to the scaffold.
+/// Runtime dependencies, pinned exactly.
+pub const DEPENDENCIES: &[(&str, &str)] = &[("react", "19.2.0"), ("react-dom", "19.2.0")];
+
+/// Build-time dependencies, pinned exactly. None has an install script but esbuild's
+/// (which only checks its platform binary, an optional dependency fetched with it).
+pub const DEV_DEPENDENCIES: &[(&str, &str)] = &[
+    ("@types/react", "19.2.2"),
+    ("@types/react-dom", "19.2.2"),
+    ("@vitejs/plugin-react", "4.7.0"),
+    ("autoprefixer", "10.4.21"),
+    ("postcss", "8.5.6"),
+    ("tailwindcss", "3.4.18"),
+    ("typescript", "5.9.3"),
+    ("vite", VITE_VERSION),
+];
+
+/// What an app kind adds to the scaffold.
 pub struct AppParts {
-    /// Page title and header text (plain text; escaped when placed).
+    /// Title shown in the header and the tab (plain text; a name in the prompt wins).
     pub title: String,
-    /// The markup inside `<main>` (already escaped where it holds prompt text).
-    pub main_html: String,
-    /// Styles after the shared base.
-    pub css: &'static str,
-    /// Logic after the shared theme toggle.
-    pub js: &'static str,
+    /// localStorage key prefix (`buildwire.todo`).
+    pub storage: String,
+    /// More `APP` settings for `src/config.ts`: name and JSON value.
+    pub config: Vec<(&'static str, serde_json::Value)>,
+    /// The app's own files (components, hooks, types).
+    pub files: Vec<ProjectFile>,
+    /// Components `App.tsx` renders, in order, each from `./components/<Name>`.
+    pub components: Vec<&'static str>,
+    /// Tailwind max-width class of the page's main column.
+    pub width: &'static str,
 }
 
-fn parts(kind: AppKind, prompt: &str) -> AppParts {
-    match kind {
+/// A project file.
+pub(crate) fn file(path: &str, content: &str) -> ProjectFile {
+    ProjectFile::new(path, content)
+}
+
+/// Every file of a new `kind` app for `prompt`, in the order the plan writes them.
+pub fn app_files(kind: AppKind, prompt: &str) -> Vec<ProjectFile> {
+    let mut parts = match kind {
         AppKind::Todo => todo::parts(),
         AppKind::Notes => notes::parts(),
         AppKind::Kanban => kanban::parts(),
         AppKind::Timer => timer::parts(),
         AppKind::Landing => landing::parts(prompt),
         AppKind::Generic => generic::parts(prompt),
+    };
+    if let Some(name) = name_in(prompt) {
+        parts.title = name;
     }
-}
-
-/// Every file of a new `kind` app for `prompt`: `package.json`, `vite.config.js`,
-/// `index.html`, `src/main.js`, `src/style.css`.
-pub fn app_files(kind: AppKind, prompt: &str) -> Vec<ProjectFile> {
-    let parts = parts(kind, prompt);
-    vec![
-        ProjectFile::new("package.json", package_json(kind)),
-        ProjectFile::new("vite.config.js", VITE_CONFIG),
-        ProjectFile::new("index.html", index_html(kind, &parts)),
-        ProjectFile::new("src/main.js", main_js(kind, parts.js)),
-        ProjectFile::new("src/style.css", format!("{BASE_CSS}\n{}", parts.css)),
-    ]
-}
-
-fn package_json(kind: AppKind) -> String {
-    let manifest = serde_json::json!({
-        "name": format!("buildwire-{}", kind.slug()),
-        "private": true,
-        "version": "0.1.0",
-        "type": "module",
-        "scripts": {
-            "dev": "vite",
-            "build": "vite build",
-            "preview": "vite preview"
-        },
-        "devDependencies": { "vite": VITE_VERSION }
-    });
-    let mut text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    text.push('\n');
-    text
-}
-
-const VITE_CONFIG: &str = "import { defineConfig } from 'vite';
-
-// Relative asset URLs: the preview is served under /preview/<buildId>/.
-export default defineConfig({
-  base: './',
-});
-";
-
-fn index_html(kind: AppKind, parts: &AppParts) -> String {
-    let title = super::text::html_escape(&parts.title);
     let slug = kind.slug();
-    let main = &parts.main_html;
+    let mut files = vec![
+        file("package.json", &package_json(slug)),
+        file(
+            "vite.config.ts",
+            include_str!("templates/shared/vite.config.ts"),
+        ),
+        file(
+            "tsconfig.json",
+            include_str!("templates/shared/tsconfig.json"),
+        ),
+        file("index.html", &index_html(slug, &parts.title)),
+        file("src/main.tsx", include_str!("templates/shared/main.tsx")),
+        file(
+            "src/vite-env.d.ts",
+            include_str!("templates/shared/vite-env.d.ts"),
+        ),
+        file("src/config.ts", &config_ts(&parts, wants_dark_mode(prompt))),
+        file(
+            "tailwind.config.js",
+            include_str!("templates/shared/tailwind.config.js"),
+        ),
+        file(
+            "postcss.config.js",
+            include_str!("templates/shared/postcss.config.js"),
+        ),
+        file("src/index.css", include_str!("templates/shared/index.css")),
+        file(
+            "src/components/Header.tsx",
+            include_str!("templates/shared/Header.tsx"),
+        ),
+        file(
+            "src/components/ThemeToggle.tsx",
+            include_str!("templates/shared/ThemeToggle.tsx"),
+        ),
+        file(
+            "src/hooks/useTheme.ts",
+            include_str!("templates/shared/useTheme.ts"),
+        ),
+        file(
+            "src/hooks/useLocalStorage.ts",
+            include_str!("templates/shared/useLocalStorage.ts"),
+        ),
+        file(
+            "src/hooks/useFilter.ts",
+            include_str!("templates/shared/useFilter.ts"),
+        ),
+        file("src/lib/id.ts", include_str!("templates/shared/id.ts")),
+    ];
+    files.append(&mut parts.files);
+    files.push(file("src/App.tsx", &app_tsx(&parts)));
+    if kind == AppKind::Generic {
+        // Search is part of the generic app: the same files the search follow-up writes.
+        let search = super::followups::react::with_search(&files);
+        crate::apply_writes(&mut files, &search);
+        // App.tsx stays last, as the plan writes it.
+        if let Some(at) = files.iter().position(|f| f.path == "src/App.tsx") {
+            let app = files.remove(at);
+            files.push(app);
+        }
+    }
+    files
+}
+
+fn package_json(slug: &str) -> String {
+    let list = |deps: &[(&str, &str)]| {
+        deps.iter()
+            .map(|(name, version)| format!("    \"{name}\": \"{version}\""))
+            .collect::<Vec<_>>()
+            .join(",\n")
+    };
+    format!(
+        r#"{{
+  "name": "buildwire-{slug}",
+  "private": true,
+  "version": "0.1.0",
+  "type": "module",
+  "scripts": {{
+    "dev": "vite",
+    "build": "tsc --noEmit && vite build",
+    "preview": "vite preview"
+  }},
+  "dependencies": {{
+{}
+  }},
+  "devDependencies": {{
+{}
+  }}
+}}
+"#,
+        list(DEPENDENCIES),
+        list(DEV_DEPENDENCIES)
+    )
+}
+
+fn index_html(slug: &str, title: &str) -> String {
+    let title = html_escape(title);
     format!(
         r#"<!doctype html>
-<html lang="en" data-theme="light">
+<html lang="en">
   <head>
     <meta charset="UTF-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1.0" />
     <meta name="generator" content="buildwire offline {slug}" />
+    <link rel="icon" href="data:," />
     <title>{title}</title>
   </head>
-  <body data-app="{slug}">
-    <header class="app-header" id="app-header" data-testid="app-header">
-      <h1 id="app-title" data-testid="app-title">{title}</h1>
-      <div class="header-actions">
-        <!-- buildwire:slot:header -->
-        <button id="theme-toggle" class="theme-toggle" type="button" aria-pressed="false" data-testid="theme-toggle">Dark mode</button>
-      </div>
-    </header>
-    <main id="app" class="app-main">
-      <!-- buildwire:slot:main-start -->
-{main}
-      <!-- buildwire:slot:main-end -->
-    </main>
-    <script type="module" src="/src/main.js"></script>
+  <body>
+    <div id="root"></div>
+    <script type="module" src="/src/main.tsx"></script>
   </body>
 </html>
 "#
     )
 }
 
-fn main_js(kind: AppKind, app_js: &str) -> String {
-    let slug = kind.slug();
+/// A TypeScript literal for `value` (JSON is valid TypeScript; prompt text stays inside
+/// string literals).
+pub(crate) fn ts_literal(value: &serde_json::Value) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "null".into())
+}
+
+fn config_ts(parts: &AppParts, dark_mode_asked: bool) -> String {
+    let mut lines = vec![
+        format!("  title: {},", ts_literal(&parts.title.clone().into())),
+        format!(
+            "  storageKey: {},",
+            ts_literal(&parts.storage.clone().into())
+        ),
+        format!("  followSystemTheme: {dark_mode_asked},"),
+    ];
+    for (name, value) in &parts.config {
+        lines.push(format!("  {name}: {},", ts_literal(value)));
+    }
     format!(
-        r#"import './style.css';
-// buildwire:slot:imports
-
-// Theme: light or dark, remembered in localStorage. Dark sets both `html[data-theme=dark]`
-// and `body.dark`.
-const THEME_KEY = 'buildwire.{slug}.theme';
-const themeToggle = document.querySelector('#theme-toggle');
-
-function readTheme() {{
-  try {{
-    return localStorage.getItem(THEME_KEY) === 'dark' ? 'dark' : 'light';
-  }} catch {{
-    return 'light';
-  }}
-}}
-
-function applyTheme(theme) {{
-  const dark = theme === 'dark';
-  document.documentElement.dataset.theme = theme;
-  document.body.classList.toggle('dark', dark);
-  themeToggle.setAttribute('aria-pressed', String(dark));
-  themeToggle.textContent = dark ? 'Light mode' : 'Dark mode';
-}}
-
-let theme = readTheme();
-applyTheme(theme);
-themeToggle.addEventListener('click', () => {{
-  theme = theme === 'dark' ? 'light' : 'dark';
-  applyTheme(theme);
-  try {{
-    localStorage.setItem(THEME_KEY, theme);
-  }} catch {{
-    // Storage unavailable (private mode): the theme lasts until reload.
-  }}
-}});
-
-/** Reads a JSON array from localStorage, or [] when absent or unreadable. */
-function loadList(key) {{
-  try {{
-    const value = JSON.parse(localStorage.getItem(key) ?? '[]');
-    return Array.isArray(value) ? value : [];
-  }} catch {{
-    return [];
-  }}
-}}
-
-/** Writes a JSON value to localStorage, ignoring storage failures. */
-function saveList(key, value) {{
-  try {{
-    localStorage.setItem(key, JSON.stringify(value));
-  }} catch {{
-    // Storage unavailable: changes last until reload.
-  }}
-}}
-
-/** A short unique id. */
-function newId() {{
-  return Date.now().toString(36) + Math.random().toString(36).slice(2, 8);
-}}
-
-{app_js}"#
+        "/** This app's settings, taken from the prompt it was built from. */\nexport const APP = {{\n{}\n}} as const;\n",
+        lines.join("\n")
     )
 }
 
-const BASE_CSS: &str = r#":root {
-  --bg: #f4f5f8;
-  --surface: #ffffff;
-  --text: #1f2330;
-  --muted: #6b7280;
-  --border: #d9dce3;
-  --accent: #4f46e5;
-  --accent-text: #ffffff;
-  --header-bg: #1f2330;
-  --header-text: #ffffff;
-  --danger: #dc2626;
-  color-scheme: light;
+fn app_tsx(parts: &AppParts) -> String {
+    let imports: String = parts
+        .components
+        .iter()
+        .map(|name| format!("import {{ {name} }} from './components/{name}';\n"))
+        .collect();
+    let body: String = parts
+        .components
+        .iter()
+        .map(|name| format!("        <{name} />\n"))
+        .collect();
+    include_str!("templates/shared/App.tsx")
+        .replace("__IMPORTS__", &imports)
+        .replace("__BODY__", &body)
+        .replace("__WIDTH__", parts.width)
 }
-
-html[data-theme='dark'],
-body.dark {
-  --bg: #12141a;
-  --surface: #1d2029;
-  --text: #e7e9ee;
-  --muted: #9aa1ad;
-  --border: #343a48;
-  --accent: #818cf8;
-  --accent-text: #0b0d12;
-  --header-bg: #0b0d12;
-  --header-text: #e7e9ee;
-  --danger: #f87171;
-  color-scheme: dark;
-}
-
-* {
-  box-sizing: border-box;
-}
-
-body {
-  margin: 0;
-  min-height: 100vh;
-  font-family: system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif;
-  line-height: 1.5;
-  background: var(--bg);
-  color: var(--text);
-  transition: background-color 0.2s, color 0.2s;
-}
-
-[hidden] {
-  display: none !important;
-}
-
-.app-header {
-  display: flex;
-  align-items: center;
-  justify-content: space-between;
-  flex-wrap: wrap;
-  gap: 1rem;
-  padding: 1rem 1.5rem;
-  background: var(--header-bg);
-  color: var(--header-text);
-}
-
-.app-header h1 {
-  margin: 0;
-  font-size: 1.5rem;
-}
-
-.header-actions {
-  display: flex;
-  gap: 0.5rem;
-  align-items: center;
-}
-
-.app-main {
-  display: grid;
-  gap: 1.5rem;
-  max-width: 52rem;
-  margin: 2rem auto;
-  padding: 0 1rem;
-}
-
-.card {
-  background: var(--surface);
-  border: 1px solid var(--border);
-  border-radius: 12px;
-  padding: 1.25rem;
-}
-
-.card h2 {
-  margin-top: 0;
-}
-
-button,
-input,
-textarea,
-select {
-  font: inherit;
-  color: var(--text);
-  background: var(--surface);
-  border: 1px solid var(--border);
-  border-radius: 8px;
-}
-
-button {
-  padding: 0.5rem 0.9rem;
-  cursor: pointer;
-}
-
-button.primary {
-  background: var(--accent);
-  color: var(--accent-text);
-  border-color: transparent;
-}
-
-button.danger {
-  color: var(--danger);
-}
-
-input,
-textarea,
-select {
-  padding: 0.55rem 0.75rem;
-}
-
-.theme-toggle {
-  background: transparent;
-  color: inherit;
-  border-color: currentColor;
-}
-
-.row {
-  display: flex;
-  gap: 0.5rem;
-}
-
-.row > input,
-.row > textarea {
-  flex: 1;
-  min-width: 0;
-}
-
-.stack {
-  display: grid;
-  gap: 0.5rem;
-}
-
-.muted {
-  color: var(--muted);
-}
-
-.empty {
-  color: var(--muted);
-  text-align: center;
-}
-"#;

@@ -1,12 +1,13 @@
-//! Follow-up changes applied to an existing project: search, header color, counter, and a
-//! visible note for anything else. Each edit is idempotent (applying it twice changes
-//! nothing more), goes in at the marker slots the offline apps place and falls back to
-//! plain HTML landmarks when the markers are absent. Only changed files are returned.
+//! Follow-up changes applied to a project that is not one of the offline React apps (plain
+//! HTML, a model's own layout): search, header color, counter, and a visible note for
+//! anything else, put into `index.html` at its `<!-- buildwire:slot:... -->` markers or
+//! plain HTML landmarks, with scripts as modules. Each edit is idempotent (applying it
+//! twice changes nothing more). Only changed files are returned.
 
-use super::intent::Change;
-use super::markup::{Slot, Workspace, insert_html, load_module, set_css_block};
-use super::text::{html_escape, shorten};
 use crate::ProjectFile;
+use crate::offline::intent::Change;
+use crate::offline::markup::{Slot, Workspace, insert_html, load_module, set_css_block};
+use crate::offline::text::{html_escape, shorten};
 
 /// Project path of the search feature module.
 pub const SEARCH_MODULE: &str = "src/features/search.js";

@@ -1,8 +1,8 @@
 //! A PostgreSQL server of the test's own, from Debian's binaries
 //! (`/usr/lib/postgresql/<version>/bin`), in a temporary folder on a free port, so a test
-//! can stop and restart it. `initdb` refuses to run as root: as root every command runs
-//! as the `postgres` user through `runuser -u postgres --` (the folder is handed to that
-//! user first); as anyone else they run directly.
+//! can crash, kill and restart it. `initdb` refuses to run as root: as root every command
+//! runs as the `postgres` user through `runuser -u postgres --` (the folder is handed to
+//! that user first); as anyone else they run directly.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -63,6 +63,37 @@ impl OwnPostgres {
             .arg(self.data()));
     }
 
+    /// SIGKILLs the postmaster and every backend at once (`kill -9` of the whole server,
+    /// as the OOM killer or a lost host would), then waits until they are gone. The stale
+    /// `postmaster.pid` is removed: an unreaped (zombie) postmaster would otherwise look
+    /// alive to the next start.
+    pub fn kill(&self) {
+        let lock = self.data().join("postmaster.pid");
+        let Some(postmaster) = std::fs::read_to_string(&lock)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse::<i32>().ok())
+        else {
+            return;
+        };
+        let mut pids = children_of(postmaster);
+        pids.push(postmaster);
+        for pid in &pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while pids.iter().any(|pid| running(*pid)) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "PostgreSQL still running 10 s after SIGKILL"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let _ = std::fs::remove_file(lock);
+    }
+
     /// Starts it (again) on the same port, waiting until it accepts connections.
     pub fn resume(&self) {
         let options = format!(
@@ -120,6 +151,32 @@ fn pg_bin() -> PathBuf {
         .pop()
         .expect("an initdb under /usr/lib/postgresql/*/bin")
         .1
+}
+
+/// The processes whose parent is `parent` (PostgreSQL's backends and workers).
+fn children_of(parent: i32) -> Vec<i32> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid: i32 = stat.rsplit_once(") ")?.1.split(' ').nth(1)?.parse().ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+/// Whether `pid` is a live process (not gone, not a zombie).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(") ")
+                .map(|(_, rest)| !rest.starts_with('Z'))
+        })
+        .unwrap_or(false)
 }
 
 fn is_root() -> bool {

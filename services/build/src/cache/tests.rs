@@ -1,0 +1,152 @@
+//! Install cache tests: entries go in whole, come out as copies, are evicted by age and
+//! size but never while held.
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use super::*;
+
+fn node_modules(at: &Path, content: &str) -> PathBuf {
+    let dir = at.join("node_modules");
+    fs::create_dir_all(dir.join("pkg")).expect("dirs");
+    fs::write(dir.join("pkg/index.js"), content).expect("file");
+    dir
+}
+
+fn age(dir: &Path, by: Duration) {
+    let lease = File::options()
+        .write(true)
+        .open(dir.join("lease"))
+        .expect("lease");
+    lease
+        .set_modified(SystemTime::now() - by)
+        .expect("set mtime");
+}
+
+#[test]
+fn entries_come_back_as_copies() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cache =
+        InstallCache::open(&tmp.path().join("cache"), u64::MAX, Duration::MAX).expect("cache");
+    let built = node_modules(&tmp.path().join("build"), "one");
+    assert!(
+        cache
+            .put_shared("deps", "lock", "{}\n", &built)
+            .expect("put")
+    );
+    assert!(
+        !cache
+            .put_shared("deps", "lock", "{}\n", &built)
+            .expect("again")
+    );
+    assert!(cache.put_project("scope", "state", &built).expect("put"));
+    assert!(cache.shared("other").is_none());
+    let shared = cache.shared("deps").expect("kept");
+    assert_eq!(shared.lockfile().as_deref(), Some("{}\n"));
+    assert_eq!(shared.lock_hash().as_deref(), Some("lock"));
+
+    let project = tmp.path().join("next");
+    fs::create_dir(&project).expect("dir");
+    let held = cache.project("scope", "state").expect("kept");
+    cache.restore(&held, &project).expect("restore");
+    drop(held);
+    fs::write(project.join("node_modules/pkg/index.js"), "tampered").expect("write");
+    let again = tmp.path().join("again");
+    fs::create_dir(&again).expect("dir");
+    let held = cache.project("scope", "state").expect("kept");
+    cache.restore(&held, &again).expect("restore");
+    assert_eq!(
+        fs::read_to_string(again.join("node_modules/pkg/index.js")).expect("read"),
+        "one",
+        "a build's writes never reach the cache"
+    );
+}
+
+#[test]
+fn tool_caches_follow_the_project() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let cache =
+        InstallCache::open(&tmp.path().join("cache"), u64::MAX, Duration::MAX).expect("cache");
+    let build = tmp.path().join("build");
+    let built = node_modules(&build, "one");
+    cache.put_project("scope", "state", &built).expect("put");
+    fs::create_dir_all(built.join(".vite/deps")).expect("vite cache");
+    fs::write(built.join(".vite/deps/_metadata.json"), "{}").expect("file");
+    cache
+        .put_tool_caches("scope", "state", &build)
+        .expect("caches");
+    let next = tmp.path().join("next");
+    fs::create_dir(&next).expect("dir");
+    let held = cache.project("scope", "state").expect("kept");
+    cache.restore(&held, &next).expect("restore");
+    assert!(
+        next.join("node_modules/.vite/deps/_metadata.json")
+            .is_file()
+    );
+}
+
+#[test]
+fn eviction_goes_by_age_then_size_and_spares_held_entries() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("cache");
+    let cache = InstallCache::open(&root, u64::MAX, Duration::from_secs(3600)).expect("cache");
+    let built = node_modules(&tmp.path().join("build"), &"x".repeat(10_000));
+    for deps in ["a", "b", "c"] {
+        cache.put_shared(deps, "l", "{}", &built).expect("put");
+    }
+    age(&root.join("installs/a"), Duration::from_secs(7200));
+    age(&root.join("installs/b"), Duration::from_secs(7200));
+    let held = cache.shared("b").expect("held");
+    // `shared` marked b used now; age it again while held.
+    age(&root.join("installs/b"), Duration::from_secs(7200));
+    let evicted = cache.evict();
+    assert_eq!(evicted.entries, 1, "only the old entry nobody holds");
+    assert!(cache.shared("a").is_none());
+    drop(held);
+    assert!(root.join("installs/b").is_dir());
+
+    let one = fs::read_to_string(root.join("installs/c/bytes"))
+        .expect("bytes")
+        .parse::<u64>()
+        .expect("number");
+    let small = InstallCache::open(&root, one + one / 2, Duration::MAX).expect("cache");
+    age(&root.join("installs/b"), Duration::from_secs(60));
+    let evicted = small.evict();
+    assert_eq!(evicted.entries, 1);
+    assert!(small.shared("b").is_none(), "the least recently used goes");
+    assert!(small.shared("c").is_some());
+}
+
+#[test]
+fn a_scope_keeps_its_newest_states() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("cache");
+    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let built = node_modules(&tmp.path().join("build"), "x");
+    for (at, state) in ["s1", "s2", "s3"].iter().enumerate() {
+        cache.put_project("scope", state, &built).expect("put");
+        age(
+            &root.join("projects/scope").join(state),
+            Duration::from_secs(100 - at as u64 * 10),
+        );
+    }
+    cache.put_project("scope", "s4", &built).expect("put");
+    let mut kept: Vec<String> = fs::read_dir(root.join("projects/scope"))
+        .expect("scope")
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["s3", "s4"]);
+}
+
+#[test]
+fn leftovers_of_interrupted_writes_are_cleared() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("cache");
+    InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    fs::create_dir_all(root.join("tmp/entry-1/node_modules")).expect("leftover");
+    InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    assert_eq!(fs::read_dir(root.join("tmp")).expect("tmp").count(), 0);
+}
