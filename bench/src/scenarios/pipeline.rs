@@ -175,7 +175,12 @@ async fn one(
 fn conditions() -> String {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let load: Vec<&str> = load.split_whitespace().take(3).collect();
-    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    // Not available_parallelism: the harness pins itself to one CPU.
+    let cpus = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter(|line| line.starts_with("processor"))
+        .count();
     format!("load average {} on {cpus} CPUs", load.join(" "))
 }
 
@@ -379,8 +384,18 @@ fn load_table(load: &LoadFigures) -> Report {
     ]);
     report.row(vec![
         "other viewers: publish to client p50 / p99 / max (ms)".into(),
-        format!("{} / {} / {}", ms(load.quiet.0), ms(load.quiet.1), ms(load.quiet.2)),
-        format!("{} / {} / {}", ms(load.busy.0), ms(load.busy.1), ms(load.busy.2)),
+        format!(
+            "{} / {} / {}",
+            ms(load.quiet.0),
+            ms(load.quiet.1),
+            ms(load.quiet.2)
+        ),
+        format!(
+            "{} / {} / {}",
+            ms(load.busy.0),
+            ms(load.busy.1),
+            ms(load.busy.2)
+        ),
         ratio(load.busy.1, load.quiet.1),
     ]);
     if let Some((quiet, busy)) = load.edge {

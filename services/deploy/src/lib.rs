@@ -22,10 +22,10 @@ use std::time::Duration;
 use buildwire_runtime::objects::{Artifacts, Bucket};
 use buildwire_runtime::stage::{Job, StageError, StageHandler};
 use buildwire_runtime::{Config, nats::Nats};
+use buildwire_schemas::commands::build_log_path;
 use buildwire_schemas::events::{
     Complete, DeployUpdate, ErrorSeverity, Failed, StageFailure, StatusCode, StatusUpdate,
 };
-use buildwire_schemas::commands::build_log_path;
 use buildwire_schemas::{BuildStatus, EventBody, Stage};
 use tokio::time::Instant;
 

@@ -33,7 +33,11 @@ impl Publisher {
     /// (NATS away, a leader election) answers false.
     pub async fn command_gone(&self, seq: u64) -> bool {
         let lookup = async {
-            let stream = self.js.get_stream_no_info(crate::jetstream::stream::CMDS).await.ok()?;
+            let stream = self
+                .js
+                .get_stream_no_info(crate::jetstream::stream::CMDS)
+                .await
+                .ok()?;
             Some(stream.get_raw_message(seq).await)
         };
         matches!(

@@ -76,7 +76,9 @@ pub async fn run(
     {
         bail!("{} of {viewers} viewers connected", probe.connected());
     }
-    eprintln!("[pipeline] load: {viewers} viewers on {WATCHED_BUILDS} builds, {rate} events/s, quiet window");
+    eprintln!(
+        "[pipeline] load: {viewers} viewers on {WATCHED_BUILDS} builds, {rate} events/s, quiet window"
+    );
 
     let scrape = || edge_metrics::scrape(stack.up.addr);
     let start = scrape().await.ok();

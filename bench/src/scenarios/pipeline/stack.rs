@@ -165,7 +165,8 @@ impl Stack {
         parent: Option<&str>,
     ) -> Result<Submitted> {
         let sent = now_ns();
-        let mut body = serde_json::json!({ "prompt": prompt, "userId": user, "projectId": project });
+        let mut body =
+            serde_json::json!({ "prompt": prompt, "userId": user, "projectId": project });
         if let Some(parent) = parent {
             body["parentBuildId"] = parent.into();
         }
@@ -309,6 +310,7 @@ fn figures(build_id: String, ok: bool, preview: f64, stored: &[Stored]) -> Build
     let optimize_at = at("status:OPTIMIZE");
     let origin = stored
         .iter()
+        .filter(|s| s.kind == "build_completed")
         .find_map(|s| s.summary.as_deref())
         .and_then(|line| line.split("(dependencies ").nth(1))
         .and_then(|rest| rest.split(" in ").next())

@@ -241,23 +241,37 @@ mod tests {
     #[test]
     fn lockfiles_hash_without_their_root_name_and_say_if_they_fit() {
         let manifest: Value = serde_json::from_str(MANIFEST).expect("json");
-        let a = Lockfile::read(&lock("a", "https://registry.npmjs.org/react"), &manifest, REGISTRY)
-            .expect("lock");
-        let b = Lockfile::read(&lock("b", "https://registry.npmjs.org/react"), &manifest, REGISTRY)
-            .expect("lock");
+        let a = Lockfile::read(
+            &lock("a", "https://registry.npmjs.org/react"),
+            &manifest,
+            REGISTRY,
+        )
+        .expect("lock");
+        let b = Lockfile::read(
+            &lock("b", "https://registry.npmjs.org/react"),
+            &manifest,
+            REGISTRY,
+        )
+        .expect("lock");
         assert_eq!(a.hash, b.hash);
         assert!(a.in_sync && a.registry_only);
         let local = Lockfile::read(&lock("a", "file:../react"), &manifest, REGISTRY).expect("lock");
         assert!(!local.registry_only);
         let elsewhere = lock("a", "https://evil.example/react.tgz");
         let elsewhere = Lockfile::read(&elsewhere, &manifest, REGISTRY).expect("lock");
-        assert!(!elsewhere.registry_only, "another server's tarball is not shared");
+        assert!(
+            !elsewhere.registry_only,
+            "another server's tarball is not shared"
+        );
         assert_ne!(local.hash, a.hash);
         let more = MANIFEST.replace(r#""vite":"6.4.1""#, r#""vite":"6.4.1","tsx":"4.0.0""#);
         let more: Value = serde_json::from_str(&more).expect("json");
         let stale = Lockfile::read(&lock("a", "https://r/react"), &more, REGISTRY).expect("lock");
         assert!(!stale.in_sync);
-        assert_eq!(Lockfile::read(r#"{"lockfileVersion":1}"#, &manifest, REGISTRY), None);
+        assert_eq!(
+            Lockfile::read(r#"{"lockfileVersion":1}"#, &manifest, REGISTRY),
+            None
+        );
     }
 
     #[test]
@@ -269,8 +283,12 @@ mod tests {
         assert_eq!(parsed["name"], "a");
         assert_eq!(parsed["packages"][""]["name"], "a");
         assert_eq!(
-            Lockfile::read(&ours, &manifest, REGISTRY).expect("lock").hash,
-            Lockfile::read(&theirs, &manifest, REGISTRY).expect("lock").hash
+            Lockfile::read(&ours, &manifest, REGISTRY)
+                .expect("lock")
+                .hash,
+            Lockfile::read(&theirs, &manifest, REGISTRY)
+                .expect("lock")
+                .hash
         );
         let keys = ProjectKeys::read(MANIFEST, Some(&ours), "", "t", REGISTRY).expect("keys");
         assert!(keys.state().is_some());

@@ -260,7 +260,11 @@ impl InstallCache {
             }
         }
         // Scopes left empty go too (removing a non-empty one fails, harmlessly).
-        for scope in fs::read_dir(self.root.join("projects")).into_iter().flatten().flatten() {
+        for scope in fs::read_dir(self.root.join("projects"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let _ = fs::remove_dir(scope.path());
         }
         evicted

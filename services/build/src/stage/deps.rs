@@ -88,7 +88,13 @@ impl BuildStage {
         let manifest = read("package.json").unwrap_or_default();
         let original_lock = read("package-lock.json");
         let npmrc = read(crate::npmrc::FILE).unwrap_or_default();
-        let keys = ProjectKeys::read(&manifest, original_lock.as_deref(), &npmrc, &self.toolchain, &self.registry);
+        let keys = ProjectKeys::read(
+            &manifest,
+            original_lock.as_deref(),
+            &npmrc,
+            &self.toolchain,
+            &self.registry,
+        );
         let Some(keys) = keys else {
             // No usable package.json: npm says why.
             let install = RunSpec::npm_install(dir, &self.cache_dir).prefer_offline();
@@ -205,7 +211,13 @@ impl BuildStage {
         // brought could name any tarball (with its own integrity hash).
         if original_lock.is_none()
             && let Some(text) = &written
-            && let Some(fresh) = ProjectKeys::read(&manifest, Some(text), &npmrc, &self.toolchain, &self.registry)
+            && let Some(fresh) = ProjectKeys::read(
+                &manifest,
+                Some(text),
+                &npmrc,
+                &self.toolchain,
+                &self.registry,
+            )
             && let Some(lock) = fresh.lock.filter(|lock| lock.registry_only && lock.in_sync)
             && fresh.shareable_manifest
         {
@@ -291,7 +303,14 @@ impl BuildStage {
         let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
         let manifest = read("package.json")?;
         let lock = read("package-lock.json")?;
-        let state = ProjectKeys::read(&manifest, Some(&lock), npmrc, &self.toolchain, &self.registry)?.state()?;
+        let state = ProjectKeys::read(
+            &manifest,
+            Some(&lock),
+            npmrc,
+            &self.toolchain,
+            &self.registry,
+        )?
+        .state()?;
         let (cache, node_modules) = (cache.clone(), dir.join("node_modules"));
         let (entry_scope, key) = (scope.to_owned(), state.clone());
         blocking(move || {

@@ -89,10 +89,6 @@ pub fn app_files(kind: AppKind, prompt: &str) -> Vec<ProjectFile> {
         ),
         file("index.html", &index_html(slug, &parts.title)),
         file("src/main.tsx", include_str!("templates/shared/main.tsx")),
-        file(
-            "src/vite-env.d.ts",
-            include_str!("templates/shared/vite-env.d.ts"),
-        ),
         file("src/config.ts", &config_ts(&parts, wants_dark_mode(prompt))),
         file(
             "tailwind.config.js",
