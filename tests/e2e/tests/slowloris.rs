@@ -72,7 +72,7 @@ async fn slow_heads_are_closed_and_one_address_cannot_hold_every_socket() {
         &fixture.url(),
         KEYS,
         &[
-            ("BUILDWIRE_HEADER_TIMEOUT_SECS", "2"),
+            ("BUILDWIRE_HEADER_TIMEOUT_SECS", "5"),
             ("BUILDWIRE_MAX_CONNECTIONS_PER_ADDR", "20"),
         ],
     )
@@ -95,18 +95,18 @@ async fn slow_heads_are_closed_and_one_address_cannot_hold_every_socket() {
     let (status, _) = get_from(&node, [127, 0, 0, 2], "/healthz").await;
     assert_eq!(status, 200);
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(5),
         "checked before the header timeout: {:?}",
         started.elapsed()
     );
     // The trickling heads are closed once the header timeout passes.
     for stream in &mut held {
         assert!(
-            closed_within(stream, Duration::from_secs(5)).await,
+            closed_within(stream, Duration::from_secs(10)).await,
             "a head that never completes is closed after the header timeout"
         );
     }
-    assert!(started.elapsed() >= Duration::from_millis(1900));
+    assert!(started.elapsed() >= Duration::from_millis(4900));
     // The address is free again, and the node says what it did.
     let (status, metrics) = get_from(&node, attacker, "/metrics").await;
     assert_eq!(status, 200);
