@@ -6,6 +6,10 @@ import type { Problem } from "./types/problem.js";
 export type { Event, Problem };
 export type * from "./types/event.js";
 export type { BuildAccepted } from "./types/build-accepted.js";
+/** How the edge ends a stream: a WebSocket close frame's reason, or SSE's last comment. */
+export type { Disconnect } from "./types/disconnect.js";
+/** The body of `POST /v1/builds` (prompt, follow-up, restore, per-build webhook URL). */
+export type { SubmitBuild } from "./types/submit-build.js";
 
 /** An event as delivered on a stream: `seq` is always set there. */
 export type BuildEvent = Event & { seq: number };

@@ -8,6 +8,8 @@ use crate::events::{BuildStatus, Event, TokenUsage};
 
 /// A build id: a ULID in canonical form (what `subjects::check_build_id` accepts).
 pub const BUILD_ID_PATTERN: &str = "^[0-7][0-9A-HJKMNP-TV-Z]{25}$";
+/// A W3C trace id: 32 lowercase hex digits.
+pub const TRACE_ID_PATTERN: &str = "^[0-9a-f]{32}$";
 /// An id the main app chooses (user, project, request): 1-128 of `A-Z a-z 0-9 _ . - @ : +`.
 pub const ID_PATTERN: &str = "^[A-Za-z0-9_.@:+-]{1,128}$";
 /// Longest id the main app may choose.
@@ -47,7 +49,23 @@ pub struct SubmitBuild {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(ID_PATTERN))]
     pub request_id: Option<String>,
+    /// Restore: rebuild and redeploy the file tree this earlier build of the same user
+    /// left (a build id), without the LLM; `prompt` is then only the build's label. The
+    /// restored tree becomes the project's newest, so the next follow-up starts from it.
+    /// Not with `parentBuildId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(BUILD_ID_PATTERN))]
+    pub restore_from_build_id: Option<String>,
+    /// Where this build's webhooks go instead of `MAIN_APP_URL` (an `http(s)` URL of at
+    /// most 2048 characters; loopback and private addresses are refused unless
+    /// `BUILDWIRE_WEBHOOK_ALLOW_PRIVATE` is set). Signed with `MAIN_APP_WEBHOOK_SECRET`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(url, length(max = MAX_WEBHOOK_URL_CHARS))]
+    pub webhook_url: Option<String>,
 }
+
+/// Longest per-build `webhookUrl`, in characters.
+pub const MAX_WEBHOOK_URL_CHARS: usize = 2_048;
 
 /// `202` answer to a submission.
 #[derive(Serialize, Deserialize, JsonSchema, Clone, Debug, PartialEq)]
@@ -93,6 +111,14 @@ pub struct BuildProgress {
     /// the offline provider reports none).
     #[serde(default)]
     pub usage: Option<TokenUsage>,
+    /// The build's trace id (32 hex digits, W3C trace context): the main app's trace when
+    /// it sent a `traceparent` with the submission, else the one the edge started. Look the
+    /// build up in the trace backend (Jaeger) with it. Set by `GET /v1/builds/{id}` and
+    /// the cancel answer; `null` when not known (the build's first event no longer held by
+    /// JetStream) and in a stream's `snapshot`.
+    #[serde(default)]
+    #[schemars(pattern(TRACE_ID_PATTERN))]
+    pub trace_id: Option<String>,
 }
 
 /// `GET /v1/builds/{id}/events`: a page of history, oldest first.
@@ -181,6 +207,10 @@ problem_codes! {
     InvalidParentBuildId = "INVALID_PARENT_BUILD_ID",
     /// `requestId` is not an id.
     InvalidRequestId = "INVALID_REQUEST_ID",
+    /// `restoreFromBuildId` is not a build id, or comes with `parentBuildId`.
+    InvalidRestoreFromBuildId = "INVALID_RESTORE_FROM_BUILD_ID",
+    /// `webhookUrl` is not an http(s) URL, or reaches a loopback or private address.
+    InvalidWebhookUrl = "INVALID_WEBHOOK_URL",
     /// The `Idempotency-Key` header is not 1-255 visible ASCII characters, or is repeated.
     InvalidIdempotencyKey = "INVALID_IDEMPOTENCY_KEY",
     /// The `Idempotency-Key` was used with another body.
@@ -233,6 +263,11 @@ problem_codes! {
     ProjectNotFound = "PROJECT_NOT_FOUND",
     /// `parentBuildId` names a build this user does not own, or none.
     ParentBuildNotFound = "PARENT_BUILD_NOT_FOUND",
+    /// `restoreFromBuildId` names a build this user (and project) does not own, or none.
+    RestoreBuildNotFound = "RESTORE_BUILD_NOT_FOUND",
+    /// The build's file tree is not saved (yet): it has not finished writing its files,
+    /// or it failed before.
+    SourceNotSaved = "SOURCE_NOT_SAVED",
     /// The build has no stored log.
     LogNotFound = "LOG_NOT_FOUND",
     /// The build has no such preview file.

@@ -24,6 +24,10 @@ pub struct StageCommand {
     /// The build whose sources a follow-up starts from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent_build_id: Option<String>,
+    /// A restore: the build whose saved tree this build rebuilds, with no LLM (the plan
+    /// stage plans one task, execute copies the tree).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restore_from_build_id: Option<String>,
     /// The plan, once the plan stage made it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<Plan>,
@@ -40,4 +44,10 @@ pub struct StageCommand {
 /// expires.
 pub fn build_log_path(build_id: &str) -> String {
     format!("/v1/builds/{build_id}/logs/build")
+}
+
+/// Where a build's deploy log is served (`/v1/builds/<id>/logs/deploy`): the reference
+/// `deployLogUrl` keeps in stored events, signed by the edge on the way out.
+pub fn deploy_log_path(build_id: &str) -> String {
+    format!("/v1/builds/{build_id}/logs/deploy")
 }

@@ -21,6 +21,7 @@ impl BuildProgress {
             last_seq: 0,
             updated_at: at,
             usage: None,
+            trace_id: None,
         }
     }
 

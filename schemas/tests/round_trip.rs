@@ -58,6 +58,7 @@ fn every_body() -> Vec<EventBody> {
             cache_read_input_tokens: 1024,
             calls: 1,
         }),
+        trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
     };
     vec![
         EventBody::Status(StatusUpdate {

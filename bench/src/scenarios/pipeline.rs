@@ -382,32 +382,34 @@ fn load_table(load: &LoadFigures) -> Report {
         ),
         "-".into(),
     ]);
+    let three = |(a, b, c): (f64, f64, f64)| format!("{} / {} / {}", ms(a), ms(b), ms(c));
     report.row(vec![
         "other viewers: publish to client p50 / p99 / max (ms)".into(),
-        format!(
-            "{} / {} / {}",
-            ms(load.quiet.0),
-            ms(load.quiet.1),
-            ms(load.quiet.2)
-        ),
-        format!(
-            "{} / {} / {}",
-            ms(load.busy.0),
-            ms(load.busy.1),
-            ms(load.busy.2)
-        ),
+        three(load.quiet),
+        three(load.busy),
         ratio(load.busy.1, load.quiet.1),
     ]);
-    if let Some((quiet, busy)) = load.edge {
+    report.row(vec![
+        "the same, the quiet window before | after the builds".into(),
+        format!(
+            "{} | {}",
+            three(load.quiet_apart.0),
+            three(load.quiet_apart.1)
+        ),
+        "-".into(),
+        "-".into(),
+    ]);
+    if let Some([before, during, after]) = load.edge {
+        let two = |(a, b): (f64, f64)| format!("<={} / <={}", ms(a), ms(b));
         report.row(vec![
-            "edge's histogram p50 / p99 (ms, bucket bounds)".into(),
-            format!("<={} / <={}", ms(quiet.0), ms(quiet.1)),
-            format!("<={} / <={}", ms(busy.0), ms(busy.1)),
-            ratio(busy.1, quiet.1),
+            "edge's histogram p50 / p99 (ms, bucket bounds), before | after".into(),
+            format!("{} | {}", two(before), two(after)),
+            two(during),
+            ratio(during.1, before.1.max(after.1)),
         ]);
     }
     report.note(format!(
-        "other viewers: WebSocket clients of {} synthetic builds fed {} events/s in all; quiet window {} s, then from the submissions until the last build completed",
+        "other viewers: WebSocket clients of {} synthetic builds fed {} events/s in all; without builds: a {} s window before the builds and one after, together; during: from the submissions until the last build completed",
         20, load.rate, load.quiet_secs
     ));
     report.note("the edge's histogram counts every delivery in the window, the building apps' own viewers included");

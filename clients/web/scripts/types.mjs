@@ -15,9 +15,11 @@ const FILES = {
   "event.schema.json": "event.d.ts",
   "build-progress.schema.json": "build-progress.d.ts",
   "build-accepted.schema.json": "build-accepted.d.ts",
+  "submit-build.schema.json": "submit-build.d.ts",
   "build-token.schema.json": "build-token.d.ts",
   "problem.schema.json": "problem.d.ts",
   "client-message.schema.json": "client-message.d.ts",
+  "disconnect.schema.json": "disconnect.d.ts",
 };
 
 const pascal = (text) =>

@@ -638,6 +638,14 @@ export interface BuildProgress {
    */
   steps: string[];
   /**
+   * The build's trace id (32 hex digits, W3C trace context): the main app's trace when
+   * it sent a `traceparent` with the submission, else the one the edge started. Look the
+   * build up in the trace backend (Jaeger) with it. Set by `GET /v1/builds/{id}` and
+   * the cancel answer; `null` when not known (the build's first event no longer held by
+   * JetStream) and in a stream's `snapshot`.
+   */
+  traceId: string | null;
+  /**
    * When the progress last changed.
    */
   updatedAt: string;

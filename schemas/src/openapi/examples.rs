@@ -12,6 +12,8 @@ use crate::events::*;
 pub const BUILD_ID: &str = "01JF3KX0W8R4Y6T2N5M7P9Q1ZB";
 /// Its request id.
 pub const REQUEST_ID: &str = "req-7f3a";
+/// The example build's trace id (the main app's `traceparent` trace).
+pub const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 /// Where the example edge is reached.
 pub const BASE_URL: &str = "https://buildwire.example.com";
 /// An example build token (a JWT; not valid for any real keyring).
@@ -206,7 +208,11 @@ pub fn bodies() -> Vec<EventBody> {
             stage: Some(Stage::Build),
         }),
         EventBody::Snapshot(Snapshot {
-            progress: progress(),
+            // A stream's fold reads no headers: no trace id.
+            progress: BuildProgress {
+                trace_id: None,
+                ..progress()
+            },
         }),
         EventBody::Connected(Connected {
             last_seq: 12,
@@ -242,6 +248,7 @@ pub fn progress() -> BuildProgress {
     for event in &stored(happy_path()) {
         progress.apply(event);
     }
+    progress.trace_id = Some(TRACE_ID.into());
     progress
 }
 
@@ -253,6 +260,8 @@ pub fn submit_build() -> SubmitBuild {
         project_id: Some("project-7".into()),
         parent_build_id: None,
         request_id: Some(REQUEST_ID.into()),
+        restore_from_build_id: None,
+        webhook_url: Some("https://app.example.com/api/buildwire-webhooks".into()),
     }
 }
 

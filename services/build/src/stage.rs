@@ -402,9 +402,6 @@ impl StageHandler for BuildStage {
             .instrument(upload)
             .await?;
         self.store_log(&build_id, full).await?;
-        if let (Some(cache), Some(state)) = (&self.cache, ready.state) {
-            deps::keep_tool_caches(cache.clone(), state, dir.path().to_path_buf()).await;
-        }
         job.emit(EventBody::BuildCompleted(BuildUpdate {
             logs: Some(vec![format!(
                 "built {published} files in {:.1}s (dependencies {} in {:.1}s, npm run build {:.1}s)",
@@ -420,8 +417,8 @@ impl StageHandler for BuildStage {
         .await?;
         let command = job.command.clone();
         job.forward(Stage::Deploy, &command).await?;
-        // A node_modules copy is thousands of files: removed off the async threads.
-        tokio::task::spawn_blocking(move || drop(dir));
+        // Once deploy has the build: the cache's housekeeping, then the work dir goes.
+        deps::after_build(self.cache.clone(), ready.state, dir);
         Ok(())
     }
 }

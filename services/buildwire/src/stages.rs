@@ -146,7 +146,10 @@ pub async fn notify(
     nats: Nats,
     stop: CancellationToken,
 ) -> Result<(), Failure> {
-    let options = options.with_links_for(&config)?;
+    let options = options
+        .with_links_for(&config)?
+        .with_build_targets(&nats)
+        .await?;
     let metrics = buildwire_notify::Metrics::shared();
     buildwire_notify::run(nats, options, metrics, stop).await?;
     Ok(())

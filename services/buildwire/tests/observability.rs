@@ -1,14 +1,17 @@
 //! Issue 19: one build is one trace, and every service serves its metrics. Builds run with
 //! real npm against a real nats-server; spans go to a real OTLP receiver (`otlp/`):
 //! - `buildwire up` exporting over gRPC: the main app's `traceparent` is the parent of the
-//!   submit span, and every stage attempt, LLM call, npm step, upload and recorder write of
-//!   the build hangs below it; the edge's `/metrics` carries every service's series, and
-//!   every metric the alert rules and the dashboard use exists.
+//!   submit span, and every stage attempt, LLM call, npm step, upload, recorder write and
+//!   the edge's first delivery to a viewer (`deliver`) of the build hangs below it;
+//!   `GET /v1/builds/{id}` answers that trace id (`traceId`), and the edge's own when no
+//!   `traceparent` came; the edge's `/metrics` (OpenMetrics, one `# EOF`) carries every
+//!   service's series, the notifier's included, labelled series at zero, and every metric
+//!   the alert rules and the dashboard use exists.
 //! - The services as separate processes (the commands `compose.yaml` runs, each as its own
-//!   NATS user) exporting over HTTP/protobuf: the same trace across six processes, each
-//!   named by its service; each serves `/metrics` on `BUILDWIRE_METRICS_ADDR` with the
-//!   OpenMetrics content type and its series at zero before the build; log lines carry
-//!   the trace id.
+//!   NATS user, the notifier included) exporting over HTTP/protobuf: the same trace across
+//!   seven processes, each named by its service; each serves `/metrics` on
+//!   `BUILDWIRE_METRICS_ADDR` (the edge on its own port) with the OpenMetrics content type
+//!   and its series at zero before the build; log lines carry the trace id.
 
 mod common;
 mod exposition;
@@ -22,6 +25,7 @@ use std::time::{Duration, Instant};
 use buildwire_runtime::nats::Role;
 use buildwire_runtime::nats::server::free_port;
 use buildwire_testkit::{NatsFixture, eventually};
+use buildwire_webhook_receiver::{Receiver, secret};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
@@ -57,13 +61,16 @@ fn http() -> reqwest::Client {
     reqwest::Client::new()
 }
 
-/// Submits the todo prompt with `parent`'s `traceparent`; answers the build id.
-async fn submit(http: &reqwest::Client, base: &str, parent: &Parent) -> String {
-    let answer: Value = http
-        .post(format!("{base}/v1/builds"))
-        .bearer_auth(KEY)
-        .header("traceparent", parent.header())
-        .header("tracestate", "mainapp=1")
+/// Submits the todo prompt with `parent`'s `traceparent` (none without one); answers the
+/// build id and its build token.
+async fn submit(http: &reqwest::Client, base: &str, parent: Option<&Parent>) -> (String, String) {
+    let mut request = http.post(format!("{base}/v1/builds")).bearer_auth(KEY);
+    if let Some(parent) = parent {
+        request = request
+            .header("traceparent", parent.header())
+            .header("tracestate", "mainapp=1");
+    }
+    let answer: Value = request
         .json(&json!({"prompt": "Create a todo app with dark mode", "userId": "u-otel"}))
         .send()
         .await
@@ -71,10 +78,50 @@ async fn submit(http: &reqwest::Client, base: &str, parent: &Parent) -> String {
         .json()
         .await
         .expect("json");
-    answer["buildId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no buildId in {answer}"))
-        .to_string()
+    let field = |name: &str| {
+        answer[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in {answer}"))
+            .to_string()
+    };
+    (field("buildId"), field("buildToken"))
+}
+
+/// A viewer: reads the build's SSE stream to its end in the background, so the edge
+/// delivers its events live.
+fn watch(
+    http: &reqwest::Client,
+    base: &str,
+    build_id: &str,
+    token: &str,
+) -> tokio::task::JoinHandle<()> {
+    let request = http.get(format!("{base}/events/{build_id}?token={token}"));
+    tokio::spawn(async move {
+        let Ok(mut response) = request.send().await else {
+            return;
+        };
+        while let Ok(Some(_)) = response.chunk().await {}
+    })
+}
+
+/// `GET /v1/builds/{id}`'s `traceId`.
+async fn trace_id_of(http: &reqwest::Client, base: &str, build_id: &str) -> Value {
+    let progress: Value = http
+        .get(format!("{base}/v1/builds/{build_id}"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .expect("progress")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        progress
+            .as_object()
+            .is_some_and(|p| p.contains_key("traceId")),
+        "traceId is always present: {progress}"
+    );
+    progress["traceId"].clone()
 }
 
 /// Waits (up to 240 s: real npm) for the build's `complete`.
@@ -215,6 +262,29 @@ async fn one_trace(receiver: &otlp::Receiver, parent: &Parent, build_id: &str) -
         .filter(|w| w.attr("eventType") == Some("build_progress"))
         .count();
     assert!(npm_logs > 0, "npm's log batches are written in the trace");
+    // The edge's first live delivery to the viewer: one per node, under the span that
+    // published the event, as the recorder's write of that event is.
+    let delivered = named(&spans, "deliver");
+    assert_eq!(
+        delivered.len(),
+        1,
+        "one first delivery: {:#?}",
+        names(&spans)
+    );
+    let deliver = delivered[0];
+    assert_eq!(deliver.attr("buildId"), Some(build_id));
+    let written = writes
+        .iter()
+        .find(|w| w.attr("seq").is_some() && w.attr("seq") == deliver.attr("seq"))
+        .unwrap_or_else(|| panic!("no write of the delivered event: {deliver:?}"));
+    assert_eq!(
+        deliver.parent_span_id, written.parent_span_id,
+        "the delivery hangs under the event's publisher"
+    );
+    assert!(
+        spans.iter().any(|s| s.span_id == deliver.parent_span_id),
+        "the delivery's parent is in the trace"
+    );
     spans
 }
 
@@ -236,6 +306,9 @@ fn names(spans: &[Span]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_build_through_up_is_one_trace_and_the_edge_serves_every_metric() {
     let receiver = otlp::Receiver::grpc().await;
+    let key = secret();
+    let main_app = Receiver::start(&key).await;
+    let main_app_url = main_app.url();
     let nats = NatsFixture::start();
     let (base, _data, _up) = common::up(
         &nats.url(),
@@ -243,13 +316,18 @@ async fn a_build_through_up_is_one_trace_and_the_edge_serves_every_metric() {
             ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint.as_str()),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
             ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+            // The notifier runs in `up` too: its series belong on the same endpoint.
+            ("MAIN_APP_URL", main_app_url.as_str()),
+            ("MAIN_APP_WEBHOOK_SECRET", key.as_str()),
+            ("BUILDWIRE_WEBHOOK_ALLOW_PRIVATE", "1"),
         ],
     )
     .await;
     let http = http();
     let parent = Parent::random();
     let started = Instant::now();
-    let build_id = submit(&http, &base, &parent).await;
+    let (build_id, token) = submit(&http, &base, Some(&parent)).await;
+    let viewer = watch(&http, &base, &build_id, &token);
     completed(&http, &base, &build_id).await;
     let spans = one_trace(&receiver, &parent, &build_id).await;
     assert!(
@@ -257,20 +335,31 @@ async fn a_build_through_up_is_one_trace_and_the_edge_serves_every_metric() {
         "{:#?}",
         names(&spans)
     );
+    assert_eq!(
+        trace_id_of(&http, &base, &build_id).await,
+        json!(parent.trace_id),
+        "GET /v1/builds/{{id}} answers the main app's trace"
+    );
     eprintln!(
         "up: build and {} spans in one trace after {:.1}s",
         spans.len(),
         started.elapsed().as_secs_f64()
     );
+    viewer.abort();
 
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let (kind, text) = eventually(
+        Duration::from_secs(30),
+        "the complete webhook counted",
+        || async {
+            let (kind, text) = get(&http, &format!("{base}/metrics")).await?;
+            text.contains("buildwire_notify_webhooks_total{outcome=\"delivered\"} 1")
+                .then_some((kind, text))
+        },
+    )
+    .await;
+    assert_eq!(kind, OPENMETRICS);
+    assert_eq!(OPENMETRICS, buildwire_runtime::metrics::CONTENT_TYPE);
+    assert!(text.ends_with("# EOF\n"), "{text}");
     assert_eq!(text.matches("# EOF").count(), 1, "{text}");
     for line in [
         "buildwire_builds_finished_total{outcome=\"completed\"} 1",
@@ -282,6 +371,19 @@ async fn a_build_through_up_is_one_trace_and_the_edge_serves_every_metric() {
         "buildwire_breaker_trips_total 0",
         "buildwire_llm_tokens_total{provider=\"anthropic\",kind=\"input\"} 0",
         "buildwire_edge_builds_submitted_total 1",
+        "buildwire_edge_connections_opened_total{transport=\"sse\"} 1",
+        "buildwire_edge_connections{transport=\"ws\"} 0",
+        "buildwire_edge_sse_fallbacks_total 0",
+        "buildwire_edge_slow_viewer_closes_total{transport=\"sse\"} 0",
+        "buildwire_edge_history_refetches_total{reason=\"gap\"} 0",
+        "buildwire_edge_stream_starts_total{from=\"window\"}",
+        "buildwire_edge_rate_limited_total{scope=\"viewers_user\"} 0",
+        "buildwire_edge_events_delivered_total{type=\"heartbeat\"}",
+        "buildwire_edge_circuit_open_refusals_total 0",
+        "buildwire_recorder_events_stored_total{type=\"file_progress\"}",
+        "buildwire_notify_webhooks_total{outcome=\"gone\"} 0",
+        "buildwire_notify_webhook_attempts_total{result=\"2xx\"} 1",
+        "buildwire_notify_webhook_attempts_total{result=\"5xx\"} 0",
     ] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
@@ -292,31 +394,38 @@ async fn a_build_through_up_is_one_trace_and_the_edge_serves_every_metric() {
     ] {
         assert!(text.contains(series), "{series} missing:\n{text}");
     }
+    // Every family has its series from the start, so everything ops/ queries is exposed.
     let exposed = exposition::names(&text);
-    // The edge's labelled families without a series yet are not in the exposition: those
-    // must at least be registered by the edge (services/edge/src/metrics.rs).
-    let edge_source = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../edge/src/metrics.rs"),
-    )
-    .expect("the edge's metrics");
-    let registered_by_edge = |name: &str| {
-        let Some(base) = name.strip_prefix("buildwire_edge_") else {
-            return false;
-        };
-        let base = ["_total", "_bucket", "_sum", "_count"]
-            .iter()
-            .find_map(|suffix| base.strip_suffix(suffix))
-            .unwrap_or(base);
-        edge_source.contains(&format!("\"{base}\""))
-    };
     let missing: Vec<String> = exposition::referenced_by_ops()
         .into_iter()
-        .filter(|name| !exposed.contains(name) && !registered_by_edge(name))
+        .filter(|name| !exposed.contains(name))
         .collect();
     assert!(
         missing.is_empty(),
         "alerts or dashboard query metrics nobody exposes: {missing:?}"
     );
+    for family in exposition::KEY_METRICS {
+        assert!(exposed.contains(*family), "{family} missing:\n{text}");
+    }
+
+    // Without the main app's traceparent the build's trace is the submit span's own.
+    let (unparented, _) = submit(&http, &base, None).await;
+    let trace_id = trace_id_of(&http, &base, &unparented).await;
+    let trace_id = trace_id
+        .as_str()
+        .expect("a trace id once the build is stored");
+    assert!(
+        trace_id.len() == 32 && trace_id != parent.trace_id,
+        "{trace_id}"
+    );
+    eventually(Duration::from_secs(30), "its submit span", || async {
+        receiver
+            .trace(trace_id)
+            .iter()
+            .any(|s| s.name == "submit build" && s.attr("buildId") == Some(unparented.as_str()))
+            .then_some(())
+    })
+    .await;
 }
 
 /// One service process started as `compose.yaml` runs it.
@@ -429,19 +538,29 @@ async fn services_as_separate_processes_make_one_trace_and_serve_openmetrics() {
     .expect("setup runs");
     assert!(output.status.success(), "setup: {output:?}");
 
+    let key = secret();
+    let main_app = Receiver::start(&key).await;
     let mut running: Vec<Service> = Vec::new();
     let mut commands_started = BTreeSet::new();
     for (name, args, user) in &services {
-        // One edge node is enough here; the notifier needs a main app (its own tests).
-        if name == "setup" || name == "edge-2" || args[0] == "notify" {
+        // One edge node is enough here.
+        if name == "setup" || name == "edge-2" {
             continue;
         }
         let mut env = common_env(role(user));
-        let metrics = (args[0] != "edge").then(|| {
+        if args[0] == "notify" {
+            env.push(("MAIN_APP_URL", main_app.url()));
+            env.push(("MAIN_APP_WEBHOOK_SECRET", key.clone()));
+            env.push(("BUILDWIRE_WEBHOOK_ALLOW_PRIVATE", "1".into()));
+        }
+        // The edge serves /metrics beside its API; every other service on its own address.
+        let metrics = if args[0] == "edge" {
+            Some(format!("{base}/metrics"))
+        } else {
             let addr = format!("127.0.0.1:{}", free_port().expect("port"));
             env.push(("BUILDWIRE_METRICS_ADDR", addr.clone()));
-            format!("http://{addr}/metrics")
-        });
+            Some(format!("http://{addr}/metrics"))
+        };
         let log = data.path().join(format!("{name}.log"));
         let child = service_command(args, &env, &log)
             .spawn()
@@ -456,9 +575,11 @@ async fn services_as_separate_processes_make_one_trace_and_serve_openmetrics() {
     }
     assert_eq!(
         commands_started,
-        ["build", "deploy", "edge", "execute", "plan", "record"]
-            .map(String::from)
-            .into(),
+        [
+            "build", "deploy", "edge", "execute", "notify", "plan", "record"
+        ]
+        .map(String::from)
+        .into(),
         "compose runs every service"
     );
 
@@ -493,20 +614,43 @@ async fn services_as_separate_processes_make_one_trace_and_serve_openmetrics() {
                 "buildwire_recorder_lag_messages",
             ][..],
         ),
+        (
+            "edge-1",
+            &[
+                "buildwire_edge_connections{transport=\"sse\"} 0",
+                "buildwire_edge_connections_opened_total{transport=\"ws\"} 0",
+                "buildwire_edge_sse_fallbacks_total 0",
+                "buildwire_edge_rate_limited_total{scope=\"user\"} 0",
+                "buildwire_edge_history_refetches_total{reason=\"reconnect\"} 0",
+                "buildwire_edge_events_delivered_total{type=\"complete\"} 0",
+                "buildwire_edge_delivery_latency_seconds_count 0",
+            ][..],
+        ),
+        (
+            "notify",
+            &[
+                "buildwire_notify_webhooks_total{outcome=\"delivered\"} 0",
+                "buildwire_notify_webhook_attempts_total{result=\"error\"} 0",
+                "buildwire_notify_delivery_latency_seconds_count 0",
+            ][..],
+        ),
     ]);
     for service in &running {
         let Some(url) = &service.metrics else {
             continue;
         };
+        let lines = expected[service.name.as_str()];
         let (kind, text) = eventually(Duration::from_secs(60), "/metrics", || async {
             let (kind, text) = get(&http, url).await?;
-            text.contains("buildwire_stage_queue_depth")
-                .then_some((kind, text))
+            // Stages and the recorder sample consumer info after start.
+            let sampled = !lines[0].starts_with("buildwire_stage")
+                || text.contains("buildwire_stage_queue_depth");
+            sampled.then_some((kind, text))
         })
         .await;
         assert_eq!(kind, OPENMETRICS, "{}", service.name);
         assert!(text.ends_with("# EOF\n"), "{}: {text}", service.name);
-        for line in expected[service.name.as_str()] {
+        for line in lines {
             assert!(
                 text.contains(line),
                 "{}: {line} missing:\n{text}",
@@ -521,11 +665,19 @@ async fn services_as_separate_processes_make_one_trace_and_serve_openmetrics() {
     .await;
 
     let parent = Parent::random();
-    let build_id = submit(&http, &base, &parent).await;
+    let (build_id, token) = submit(&http, &base, Some(&parent)).await;
+    let viewer = watch(&http, &base, &build_id, &token);
     completed(&http, &base, &build_id).await;
     let spans = one_trace(&receiver, &parent, &build_id).await;
+    viewer.abort();
+    assert_eq!(
+        trace_id_of(&http, &base, &build_id).await,
+        json!(parent.trace_id),
+        "GET /v1/builds/{{id}} answers the main app's trace"
+    );
     for (name, service) in [
         ("submit build", "buildwire-edge"),
+        ("deliver", "buildwire-edge"),
         ("plan attempt", "buildwire-plan"),
         ("execute attempt", "buildwire-execute"),
         ("npm install", "buildwire-build"),
@@ -563,6 +715,21 @@ async fn services_as_separate_processes_make_one_trace_and_serve_openmetrics() {
         },
     )
     .await;
+    let notify = running.iter().find(|s| s.name == "notify").expect("notify");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = get(&http, notify.metrics.as_deref().expect("url")).await;
+        let text = text.map(|(_, text)| text).unwrap_or_default();
+        if text.contains("buildwire_notify_webhooks_total{outcome=\"delivered\"} 1") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the complete webhook was not counted:\n{text}\nnotify's log:\n{}",
+            std::fs::read_to_string(&notify.log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     // Log lines of the build carry its trace id.
     let plan_log = plan.log.clone();

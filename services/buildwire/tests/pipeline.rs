@@ -540,6 +540,7 @@ async fn a_hanging_build_is_killed_at_the_timeout_with_its_grandchildren() {
         prompt: "hang".into(),
         project_id: None,
         parent_build_id: None,
+        restore_from_build_id: None,
         plan: None,
         extra: Default::default(),
     };

@@ -15,9 +15,7 @@ use crate::DeployError;
 const BATCH_LINES: usize = 100;
 
 /// The reference a stored event keeps to `build_id`'s deploy log (the edge signs it).
-pub fn log_path(build_id: &str) -> String {
-    format!("/v1/builds/{build_id}/logs/deploy")
-}
+pub use buildwire_schemas::commands::deploy_log_path as log_path;
 
 /// Where full deploy logs go.
 #[derive(Clone, Debug)]

@@ -107,6 +107,7 @@ impl Env {
             prompt: "Create a todo app".into(),
             project_id: project_id.map(str::to_string),
             parent_build_id: None,
+            restore_from_build_id: None,
             plan: None,
             extra: serde_json::Map::new(),
         };

@@ -127,6 +127,8 @@ pub async fn submit_build(
         project_id: Some(project_id.clone()),
         parent_build_id: body.parent_build_id,
         request_id: None,
+        restore_from_build_id: None,
+        webhook_url: None,
     };
     let accepted = submit::submit(state, submission, None).await?;
     Ok(Json(DemoAccepted {

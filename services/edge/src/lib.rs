@@ -6,6 +6,7 @@
 //! - [`hub`]: the fan-out (one live feed per build with local viewers, its window over
 //!   [`log`]) and the one stream session, so no viewer misses or repeats an event.
 //! - [`ws`], [`sse`]: the two transports; they only encode a [`hub::Session`]'s steps.
+//! - [`logs`], [`export`], [`preview`]: signed full logs, a build's tree as a ZIP, previews.
 //! - [`metrics`], [`problem`]: `/metrics` and problem+json errors.
 
 pub mod api;
@@ -13,6 +14,7 @@ pub mod auth;
 pub mod client;
 pub mod demo;
 pub mod error;
+pub mod export;
 pub mod frame;
 pub mod guard;
 pub mod hub;
@@ -152,6 +154,8 @@ pub fn app(state: Arc<EdgeState>, mode: Mode) -> impl Endpoint {
         .at("/client/:file", get(client::module))
         .at("/events/:id", get(sse::events))
         .at("/v1/builds/:id/logs/build", get(logs::build_log))
+        .at("/v1/builds/:id/logs/deploy", get(logs::deploy_log))
+        .at("/v1/builds/:id/source.zip", get(export::source_zip))
         .at("/preview/:id", get(preview::root))
         .at("/preview/:id/*path", get(preview::file))
         .at("/openapi.json", spec)
@@ -264,6 +268,8 @@ pub async fn start(
         cancels: CancelFlags::require(&nats).await?,
         artifacts: buildwire_runtime::objects::Artifacts::open(&nats).await?,
         logs: buildwire_runtime::objects::Bucket::open(&nats, bucket::LOGS).await?,
+        sources: buildwire_runtime::objects::Sources::open(&nats).await?,
+        webhook_allow_private: config.webhook_allow_private,
         signer,
         nats,
         keyring,

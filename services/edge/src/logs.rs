@@ -3,6 +3,8 @@
 //! - `GET /v1/builds/{id}/logs/build?expires=&kid=&sig=`: a build's full log from the
 //!   `logs` bucket (the signature is the authorization, so a browser can follow the link).
 //!   Logs over 1 MiB are stored gzipped and sent with `Content-Encoding: gzip`.
+//! - `GET /v1/builds/{id}/logs/deploy?expires=&kid=&sig=`: its deploy log (object
+//!   `<id>/deploy.log`, written by the deploy stage), the same way.
 //! - [`Links`]: stored events and progress rows keep a reference to the log (its path);
 //!   the edge signs a fresh link each time it hands one out (API, history, WebSocket, SSE),
 //!   so a replayed event never carries an expired link.
@@ -32,6 +34,8 @@ pub struct Signed {
 
 /// The path a build log URL signs; also what a stored event keeps as its reference.
 pub use buildwire_schemas::commands::build_log_path as log_path;
+/// The path a deploy log URL signs; also what `deployLogUrl` keeps in stored events.
+pub use buildwire_schemas::commands::deploy_log_path;
 
 /// Signs log links on the way out.
 #[derive(Clone, Debug)]
@@ -108,7 +112,7 @@ impl Links {
     }
 }
 
-/// Serves the log when the signature holds.
+/// Serves the build log when the signature holds.
 #[handler]
 pub async fn build_log(
     Path(build_id): Path<String>,
@@ -116,10 +120,40 @@ pub async fn build_log(
     Data(state): Data<&Arc<EdgeState>>,
 ) -> Result<Response, ApiError> {
     validate::build_id(&build_id)?;
+    serve(state, &build_id, &log_path(&build_id), &signed, "build").await
+}
+
+/// Serves the deploy log when the signature holds.
+#[handler]
+pub async fn deploy_log(
+    Path(build_id): Path<String>,
+    Query(signed): Query<Signed>,
+    Data(state): Data<&Arc<EdgeState>>,
+) -> Result<Response, ApiError> {
+    validate::build_id(&build_id)?;
+    serve(
+        state,
+        &build_id,
+        &deploy_log_path(&build_id),
+        &signed,
+        "deploy",
+    )
+    .await
+}
+
+/// Checks the signature of `path`, then answers object `<build_id>/<kind>.log` (or its
+/// gzipped `.log.gz`) from bucket `logs`.
+async fn serve(
+    state: &EdgeState,
+    build_id: &str,
+    path: &str,
+    signed: &Signed,
+    kind: &str,
+) -> Result<Response, ApiError> {
     state
         .signer
         .verify(
-            &log_path(&build_id),
+            path,
             signed.expires,
             &signed.kid,
             &signed.sig,
@@ -132,8 +166,12 @@ pub async fn build_log(
                 e.to_string(),
             )
         })?;
-    for (name, encoding) in [("build.log", None), ("build.log.gz", Some("gzip"))] {
-        if let Some(data) = state.logs.get(&format!("{build_id}/{name}")).await? {
+    for (suffix, encoding) in [("log", None), ("log.gz", Some("gzip"))] {
+        if let Some(data) = state
+            .logs
+            .get(&format!("{build_id}/{kind}.{suffix}"))
+            .await?
+        {
             let mut response = data
                 .with_content_type("text/plain; charset=utf-8")
                 .with_header("Cache-Control", "private, no-store")
@@ -149,6 +187,6 @@ pub async fn build_log(
     Err(ApiError::new(
         StatusCode::NOT_FOUND,
         ProblemCode::LogNotFound,
-        format!("build {build_id} has no stored log"),
+        format!("build {build_id} has no stored {kind} log"),
     ))
 }

@@ -1,5 +1,9 @@
-//! The edge's Prometheus metrics (`GET /metrics`), with prometheus-client. Counter names
-//! get `_total` from the encoder.
+//! The edge's Prometheus metrics (`GET /metrics`), with prometheus-client, rendered in the
+//! OpenMetrics text format (served as `buildwire_runtime::metrics::CONTENT_TYPE`). Counter
+//! names get `_total` from the encoder. Every labelled family starts with its series at
+//! zero for each known label value ([`TRANSPORTS`], [`REFETCH_REASONS`], [`STARTS_FROM`],
+//! [`LIMIT_SCOPES`], every event type), so rates and alerts see them before the first
+//! increment.
 
 use std::sync::Arc;
 
@@ -9,6 +13,15 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+/// Stream transports (`transport` label).
+pub const TRANSPORTS: [&str; 2] = ["ws", "sse"];
+/// Why a live feed read history again (`reason` label).
+pub const REFETCH_REASONS: [&str; 3] = ["gap", "reconnect", "retry"];
+/// Where a stream's catch-up came from (`from` label).
+pub const STARTS_FROM: [&str; 2] = ["window", "history"];
+/// Which limit refused (`scope` label).
+pub const LIMIT_SCOPES: [&str; 5] = ["user", "global", "connect", "viewers_build", "viewers_user"];
 
 /// `transport="ws"|"sse"`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -184,13 +197,36 @@ impl Metrics {
             "Submissions refused because the user's circuit was open (breaker trips seen)",
             metrics.circuit_open_refusals.clone(),
         );
+        metrics.start_at_zero();
         Metrics {
             registry: Arc::new(registry),
             ..metrics
         }
     }
 
-    /// The Prometheus text exposition of every metric.
+    /// Creates every known labelled series at zero.
+    fn start_at_zero(&self) {
+        for transport in TRANSPORTS {
+            let label = TransportLabel { transport };
+            let _ = self.connections.get_or_create(&label);
+            let _ = self.connections_opened.get_or_create(&label);
+            let _ = self.slow_viewer_closes.get_or_create(&label);
+        }
+        for r#type in buildwire_schemas::openapi::EVENT_TYPES {
+            let _ = self.events_delivered.get_or_create(&TypeLabel { r#type });
+        }
+        for reason in REFETCH_REASONS {
+            let _ = self.refetches.get_or_create(&ReasonLabel { reason });
+        }
+        for from in STARTS_FROM {
+            let _ = self.stream_starts.get_or_create(&FromLabel { from });
+        }
+        for scope in LIMIT_SCOPES {
+            let _ = self.rate_limited.get_or_create(&ScopeLabel { scope });
+        }
+    }
+
+    /// The OpenMetrics text exposition of every metric, ending with `# EOF`.
     pub fn render(&self) -> String {
         let mut text = String::new();
         if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
@@ -234,5 +270,33 @@ impl ConnectionGuard {
 impl Drop for ConnectionGuard {
     fn drop(&mut self) {
         self.gauge.dec();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_labelled_series_starts_at_zero_in_openmetrics() {
+        let text = Metrics::new().render();
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        for line in [
+            "buildwire_edge_connections{transport=\"ws\"} 0",
+            "buildwire_edge_connections{transport=\"sse\"} 0",
+            "buildwire_edge_connections_opened_total{transport=\"sse\"} 0",
+            "buildwire_edge_slow_viewer_closes_total{transport=\"ws\"} 0",
+            "buildwire_edge_sse_fallbacks_total 0",
+            "buildwire_edge_events_delivered_total{type=\"complete\"} 0",
+            "buildwire_edge_history_refetches_total{reason=\"gap\"} 0",
+            "buildwire_edge_stream_starts_total{from=\"history\"} 0",
+            "buildwire_edge_rate_limited_total{scope=\"viewers_build\"} 0",
+            "buildwire_edge_circuit_open_refusals_total 0",
+            "buildwire_edge_delivery_latency_seconds_count 0",
+        ] {
+            assert!(text.contains(line), "{line} missing:\n{text}");
+        }
+        let merged = buildwire_runtime::metrics::merge(text);
+        assert_eq!(merged.matches("# EOF").count(), 1);
     }
 }

@@ -1,8 +1,9 @@
 //! Who owns what, agreed on by every edge node through KV `owners`: a project belongs to
 //! the user whose build first named it, a build to the user who submitted it. A user who
 //! names another user's project or parent build gets the same 404 as for one that does not
-//! exist, so existence does not leak. Keys are SHA-256 hex of the ids (main-app ids may
-//! hold characters KV keys cannot).
+//! exist, so existence does not leak. A build's project is kept too (restores stay within
+//! their project). Keys are SHA-256 hex of the ids (main-app ids may hold characters KV
+//! keys cannot).
 
 use async_nats::jetstream::kv::{self, CreateErrorKind};
 use buildwire_schemas::api::ProblemCode;
@@ -75,16 +76,31 @@ impl Owners {
         }
     }
 
-    /// Checks that `build_id` was submitted by `user_id`: KV first, else the user header
-    /// on the build's first event (builds from before KV `owners`).
+    /// Checks that `build_id` was submitted by `user_id` ([`Owners::owns_build`]);
+    /// `PARENT_BUILD_NOT_FOUND` otherwise.
     pub async fn check_build(
         &self,
         build_id: &str,
         user_id: &str,
         history: &JetStreamLog,
     ) -> Result<(), ApiError> {
+        if self.owns_build(build_id, user_id, history).await? {
+            Ok(())
+        } else {
+            Err(parent_not_found(build_id))
+        }
+    }
+
+    /// Whether `build_id` was submitted by `user_id`: KV first, else the user header on
+    /// the build's first event (builds from before KV `owners`).
+    pub async fn owns_build(
+        &self,
+        build_id: &str,
+        user_id: &str,
+        history: &JetStreamLog,
+    ) -> Result<bool, ApiError> {
         if buildwire_schemas::subjects::check_build_id(build_id).is_err() {
-            return Err(parent_not_found(build_id));
+            return Ok(false);
         }
         let recorded = self
             .kv
@@ -103,18 +119,41 @@ impl Owners {
                         .map(|v| v.as_str().as_bytes().to_vec())
                 }),
         };
-        match owner {
-            Some(owner) if owner == user_id.as_bytes() => Ok(()),
-            _ => Err(parent_not_found(build_id)),
-        }
+        Ok(owner.is_some_and(|owner| owner == user_id.as_bytes()))
     }
 
-    /// Records that `build_id` belongs to `user_id` (before its first event is stored).
-    pub async fn record_build(&self, build_id: &str, user_id: &str) -> Result<(), ApiError> {
+    /// Records that `build_id` belongs to `user_id`, and to `project_id` when it has one
+    /// (before its first event is stored).
+    pub async fn record_build(
+        &self,
+        build_id: &str,
+        user_id: &str,
+        project_id: Option<&str>,
+    ) -> Result<(), ApiError> {
+        let failed = |e: kv::PutError| ApiError::unavailable(format!("KV {BUCKET}: {e}"));
+        if let Some(project) = project_id {
+            self.kv
+                .put(
+                    key("build-project", build_id),
+                    project.as_bytes().to_vec().into(),
+                )
+                .await
+                .map_err(failed)?;
+        }
         self.kv
             .put(key("build", build_id), user_id.as_bytes().to_vec().into())
             .await
             .map(|_| ())
-            .map_err(|e| ApiError::unavailable(format!("KV {BUCKET}: {e}")))
+            .map_err(failed)
+    }
+
+    /// The project `build_id` was submitted in, when one was named (and recorded).
+    pub async fn project_of(&self, build_id: &str) -> Result<Option<String>, ApiError> {
+        let project = self
+            .kv
+            .get(key("build-project", build_id))
+            .await
+            .map_err(|e| ApiError::unavailable(format!("KV {BUCKET}: {e}")))?;
+        Ok(project.map(|p| String::from_utf8_lossy(&p).into_owned()))
     }
 }

@@ -39,8 +39,13 @@ pub struct EdgeState {
     pub cancels: CancelFlags,
     /// Bucket `artifacts`: built previews (`/preview/{id}/...`).
     pub artifacts: buildwire_runtime::objects::Artifacts,
-    /// Bucket `logs`: full build logs.
+    /// Bucket `logs`: full build and deploy logs.
     pub logs: buildwire_runtime::objects::Bucket,
+    /// Bucket `sources`: each build's file tree (`source.zip`, restores).
+    pub sources: buildwire_runtime::objects::Sources,
+    /// Whether a per-build `webhookUrl` may reach loopback and private addresses
+    /// (`BUILDWIRE_WEBHOOK_ALLOW_PRIVATE`).
+    pub webhook_allow_private: bool,
     /// Checks (and mints) signed log URLs.
     pub signer: buildwire_runtime::signing::UrlSigner,
     /// Where clients reach this service.

@@ -5,11 +5,12 @@
 //! `filesModified` (or `task_failed`, then `execute_failed` with `code`, `retryable` and
 //! `suggestedAction` for a model or provider failure). The finished tree is saved to
 //! `sources` (so a follow-up starts from it on any host) and the build goes to `build`.
+//! A restore's one task copies the restored build's saved tree instead ([`restore`]).
 
 use std::sync::Arc;
 
 use buildwire_llm::Provider;
-use buildwire_plan::{LlmStep, fail_llm, starting_files};
+use buildwire_plan::{LlmStep, fail_llm, restore, starting_files};
 use buildwire_runtime::objects::{FileTree, Sources};
 use buildwire_runtime::paths;
 use buildwire_runtime::stage::{Job, StageError, StageHandler};
@@ -41,6 +42,41 @@ fn task(task_id: &str, task_name: &str, details: Option<TaskDetails>) -> TaskUpd
     }
 }
 
+impl ExecuteStage {
+    /// A restore: the one task copies `from`'s saved tree, which is saved as this build's
+    /// (and its project's newest), then the build goes on to `build`.
+    async fn restore(&self, job: &mut Job, from: &str) -> Result<(), StageError> {
+        let name = format!("Restore the files of build {from}");
+        job.emit(EventBody::Status(StatusUpdate {
+            code: StatusCode::Write,
+            message: format!("Restoring the files of build {from}..."),
+            progress: Some(15),
+            build_status: Some(BuildStatus::Executing),
+        }))
+        .await?;
+        job.emit(EventBody::TaskStarted(task(restore::TASK_ID, &name, None)))
+            .await?;
+        let tree = restore::tree(&self.sources, from).await?;
+        let command = job.command.clone();
+        self.sources
+            .save(&command.build_id, command.project_id.as_deref(), &tree)
+            .await?;
+        let details = TaskDetails {
+            files_created: Some(tree.keys().cloned().collect()),
+            files_modified: Some(Vec::new()),
+            error: None,
+        };
+        job.emit(EventBody::TaskCompleted(task(
+            restore::TASK_ID,
+            &name,
+            Some(details),
+        )))
+        .await?;
+        job.forward(Stage::Build, &command).await?;
+        Ok(())
+    }
+}
+
 impl StageHandler for ExecuteStage {
     fn stage(&self) -> Stage {
         Stage::Execute
@@ -51,6 +87,9 @@ impl StageHandler for ExecuteStage {
             job.command.plan.clone().ok_or_else(|| {
                 StageError::fatal("NO_PLAN", "the execute command carries no plan")
             })?;
+        if let Some(from) = job.command.restore_from_build_id.clone() {
+            return self.restore(job, &from).await;
+        }
         let mut files = starting_files(&self.sources, job).await?;
         job.emit(EventBody::Status(StatusUpdate {
             code: StatusCode::Write,

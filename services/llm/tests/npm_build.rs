@@ -1,6 +1,6 @@
 //! Every offline app (React + TypeScript + Tailwind on Vite), and the todo app after each
 //! follow-up, must install and build with the real npm (`npm install`, `npm run build`,
-//! which type-checks with `tsc --noEmit` before `vite build`) into a `dist/` whose
+//! which type-checks with `tsc --noEmit` while `vite build` bundles) into a `dist/` whose
 //! `index.html` loads its assets through relative paths (previews are served under
 //! `/preview/<buildId>/`); a type error must fail the build. Needs Node 20 and npm on
 //! `PATH` and the npm registry; fails (never skips) without them.

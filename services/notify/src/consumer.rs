@@ -4,24 +4,26 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
+use async_nats::jetstream::{self, AckKind};
+use buildwire_runtime::pull::{self, Pulls};
 use buildwire_runtime::{delivery, nats::Nats};
-use buildwire_schemas::{Event, EventBody, subjects};
-use futures::StreamExt;
+use buildwire_schemas::EventBody;
 use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{Outcome, Webhook};
 use crate::{Metrics, NotifyError, NotifyOptions, Sender};
 
 /// The stream the events are stored on.
-pub const STREAM: &str = "EVENTS";
+pub const STREAM: &str = buildwire_runtime::jetstream::stream::EVENTS;
 /// The notifier's durable consumer.
-pub const CONSUMER: &str = "notify";
+pub const CONSUMER: &str = buildwire_runtime::jetstream::consumer::NOTIFY;
 
-/// Messages asked for per pull (the consumer still hands out one at a time).
-const BATCH: usize = 16;
-/// How long one pull waits (also the longest delay before an idle loop sees shutdown).
-const PULL_WAIT: Duration = Duration::from_secs(2);
+/// Messages asked for per pull (the consumer still hands out one at a time), and how long
+/// one waits (also the longest delay before an idle loop sees shutdown).
+const PULLS: Pulls = Pulls {
+    batch: 16,
+    wait: Duration::from_secs(2),
+};
 
 /// Sends webhooks for events until `shutdown`. Fails at start when the target is refused
 /// (an internal address without `BUILDWIRE_WEBHOOK_ALLOW_PRIVATE`) or the consumer is
@@ -33,57 +35,20 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), NotifyError> {
     let sender = options.sender(&metrics).await?;
-    let consumer: PullConsumer = nats
-        .js
-        .get_stream(STREAM)
+    let consumer = pull::durable(&nats.js, STREAM, CONSUMER)
         .await
-        .map_err(|e| NotifyError::Nats(format!("stream {STREAM}: {e}")))?
-        .get_consumer(CONSUMER)
-        .await
-        .map_err(|e| NotifyError::Nats(format!("consumer {STREAM}/{CONSUMER}: {e}")))?;
+        .map_err(|e| NotifyError::Nats(e.to_string()))?;
     let keep_alive_every = delivery::keep_alive_period(&consumer.cached_info().config);
     tracing::info!(url = %options.url, status_events = options.status_events, "notifier started");
-    let handler = Handler {
+    let mut handler = Handler {
         sender,
         links: options.links.clone(),
         metrics,
         status_events: options.status_events,
         keep_alive_every,
+        shutdown: shutdown.clone(),
     };
-    'pulls: while !shutdown.is_cancelled() {
-        let pulled = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            pulled = consumer.batch().max_messages(BATCH).expires(PULL_WAIT).messages() => pulled,
-        };
-        let mut batch = match pulled {
-            Ok(batch) => batch,
-            Err(err) => {
-                tracing::warn!(%err, "pull failed; retrying");
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
-                }
-            }
-        };
-        loop {
-            let next = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => break 'pulls,
-                next = batch.next() => next,
-            };
-            match next {
-                None => break,
-                Some(Err(err)) => tracing::debug!(%err, "pull ended"),
-                Some(Ok(message)) => {
-                    if !handler.handle(&message, &shutdown).await {
-                        break 'pulls;
-                    }
-                }
-            }
-        }
-    }
-    delivery::flush_before_exit(&nats.client).await;
+    pull::run(&nats.client, &consumer, PULLS, &mut handler, &shutdown).await;
     tracing::info!("notifier stopped");
     Ok(())
 }
@@ -94,12 +59,20 @@ struct Handler {
     metrics: Metrics,
     status_events: bool,
     keep_alive_every: Duration,
+    shutdown: CancellationToken,
+}
+
+impl pull::Handler for Handler {
+    async fn handle(&mut self, message: &jetstream::Message) -> bool {
+        let shutdown = self.shutdown.clone();
+        self.send(message, &shutdown).await
+    }
 }
 
 impl Handler {
     /// Sends `message`'s webhook when it is one to send, then acks. Returns false when
     /// shutdown interrupted it (it was handed back).
-    async fn handle(&self, message: &jetstream::Message, shutdown: &CancellationToken) -> bool {
+    async fn send(&self, message: &jetstream::Message, shutdown: &CancellationToken) -> bool {
         let hook = match self.webhook(message) {
             Ok(Some(hook)) => hook,
             Ok(None) => {
@@ -139,32 +112,16 @@ impl Handler {
     /// The webhook for `message`, `None` when its event is not sent, `Err` when it is not
     /// an event at all.
     fn webhook(&self, message: &jetstream::Message) -> Result<Option<Webhook>, String> {
-        let info = message
-            .info()
-            .map_err(|e| format!("no JetStream metadata: {e}"))?;
-        let mut event: Event =
-            serde_json::from_slice(&message.payload).map_err(|e| format!("invalid event: {e}"))?;
-        if subjects::build_id_of(&message.subject) != Some(event.build_id.as_str()) {
-            return Err(format!(
-                "event of build {:?} on another build's subject",
-                event.build_id
-            ));
-        }
+        let (mut event, stored_at) = pull::event(message).map_err(|e| e.to_string())?;
         let wanted = event.is_terminal()
             || (self.status_events && matches!(event.body, EventBody::Status(_)));
         if !wanted {
             return Ok(None);
         }
-        event.seq = info.stream_sequence;
         if let Some(links) = &self.links {
             links.refresh(&mut event);
         }
         let body = serde_json::to_string(&event).map_err(|e| e.to_string())?;
-        let stored_at = chrono::DateTime::from_timestamp(
-            info.published.unix_timestamp(),
-            info.published.nanosecond(),
-        )
-        .unwrap_or_else(chrono::Utc::now);
         Ok(Some(Webhook {
             id: format!("evt_{}_{}", event.build_id, event.seq),
             body,

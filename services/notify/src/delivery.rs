@@ -3,6 +3,9 @@
 //! 410 (the endpoint wants no more: not sent again), or the retry window after the event
 //! was stored has passed (expired). Anything else is retried with capped exponential
 //! backoff and jitter.
+//!
+//! The endpoint is the build's own (`webhookUrl`, see [`crate::target::BuildTargets`])
+//! when it was submitted with one, else `MAIN_APP_URL`.
 
 use std::time::Duration;
 
@@ -11,7 +14,7 @@ use reqwest::{StatusCode, Url};
 use tokio_util::sync::CancellationToken;
 
 use crate::signing::Secret;
-use crate::target::GuardedResolver;
+use crate::target::{BuildTargets, GuardedResolver};
 use crate::{Metrics, NotifyError};
 
 /// How long and how often one webhook is retried.
@@ -49,6 +52,14 @@ pub struct Webhook {
     pub stored_at: DateTime<Utc>,
 }
 
+impl Webhook {
+    /// The build the event belongs to (its body's `buildId`).
+    pub fn build_id(&self) -> Option<String> {
+        let event: serde_json::Value = serde_json::from_str(&self.body).ok()?;
+        event["buildId"].as_str().map(str::to_string)
+    }
+}
+
 /// How one webhook ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -60,6 +71,9 @@ pub enum Outcome {
     Expired,
     /// Shutdown came first: the event goes back to NATS.
     Interrupted,
+    /// The build's own endpoint is refused now (not http(s), or internal while
+    /// `BUILDWIRE_WEBHOOK_ALLOW_PRIVATE` is off): not sent.
+    Refused,
 }
 
 impl Outcome {
@@ -70,6 +84,7 @@ impl Outcome {
             Outcome::Gone => "gone",
             Outcome::Expired => "expired",
             Outcome::Interrupted => "interrupted",
+            Outcome::Refused => "refused",
         }
     }
 }
@@ -81,6 +96,8 @@ pub struct Sender {
     url: Url,
     secret: Secret,
     policy: RetryPolicy,
+    allow_internal: bool,
+    targets: Option<BuildTargets>,
     metrics: Metrics,
 }
 
@@ -112,8 +129,36 @@ impl Sender {
             url,
             secret,
             policy,
+            allow_internal,
+            targets: None,
             metrics,
         })
+    }
+
+    /// Sends each build's webhooks to its own endpoint when it has one.
+    pub fn with_build_targets(mut self, targets: BuildTargets) -> Sender {
+        self.targets = Some(targets);
+        self
+    }
+
+    /// Where `hook` goes: its build's own endpoint (checked again: settings may have
+    /// changed since the edge accepted it), else `MAIN_APP_URL`. `Err` is a lookup that
+    /// failed (retried) or a refused endpoint.
+    async fn endpoint(&self, hook: &Webhook) -> Result<Url, Failure> {
+        let (Some(targets), Some(build_id)) = (&self.targets, hook.build_id()) else {
+            return Ok(self.url.clone());
+        };
+        match targets.of_build(&build_id).await {
+            Ok(Some(url)) => {
+                crate::target::check_target("webhookUrl", &url, self.allow_internal)
+                    .await
+                    .map_err(Failure::Refused)?;
+                Ok(url)
+            }
+            Ok(None) => Ok(self.url.clone()),
+            Err(NotifyError::Config(reason)) => Err(Failure::Refused(NotifyError::Config(reason))),
+            Err(err) => Err(Failure::Lookup(err)),
+        }
     }
 
     /// Sends `hook` until it is delivered, gone, expired or `shutdown` fires.
@@ -125,20 +170,34 @@ impl Sender {
             .checked_add_signed(window)
             .unwrap_or(DateTime::<Utc>::MAX_UTC);
         let mut pause = self.policy.first;
+        let mut endpoint = None;
         for attempt in 1u32.. {
             if Utc::now() > deadline {
                 break;
             }
-            let result = self.post(hook).await;
             let wait = pause.mul_f64(rand::random_range(0.5..=1.0));
-            match &result {
-                Ok(status) if status.is_success() => return Outcome::Delivered,
-                Ok(status) if *status == StatusCode::GONE => return Outcome::Gone,
-                Ok(status) => {
-                    tracing::warn!(id = %hook.id, attempt, %status, ?wait, "webhook refused; retrying")
+            if endpoint.is_none() {
+                match self.endpoint(hook).await {
+                    Ok(url) => endpoint = Some(url),
+                    Err(Failure::Refused(err)) => {
+                        tracing::error!(id = %hook.id, %err, "the build's webhookUrl is refused: not sent");
+                        return Outcome::Refused;
+                    }
+                    Err(Failure::Lookup(err)) => {
+                        tracing::warn!(id = %hook.id, attempt, %err, ?wait, "the build's webhook endpoint is unknown yet; retrying");
+                    }
                 }
-                Err(err) => {
-                    tracing::warn!(id = %hook.id, attempt, err = %error_chain(err), ?wait, "webhook not delivered; retrying")
+            }
+            if let Some(url) = &endpoint {
+                match &self.post(url, hook).await {
+                    Ok(status) if status.is_success() => return Outcome::Delivered,
+                    Ok(status) if *status == StatusCode::GONE => return Outcome::Gone,
+                    Ok(status) => {
+                        tracing::warn!(id = %hook.id, attempt, %status, ?wait, "webhook refused; retrying")
+                    }
+                    Err(err) => {
+                        tracing::warn!(id = %hook.id, attempt, err = %error_chain(err), ?wait, "webhook not delivered; retrying")
+                    }
                 }
             }
             let left = (deadline - Utc::now()).to_std().unwrap_or_default();
@@ -152,13 +211,13 @@ impl Sender {
         Outcome::Expired
     }
 
-    /// One signed POST; answers the status.
-    async fn post(&self, hook: &Webhook) -> Result<StatusCode, reqwest::Error> {
+    /// One signed POST to `url`; answers the status.
+    async fn post(&self, url: &Url, hook: &Webhook) -> Result<StatusCode, reqwest::Error> {
         let timestamp = Utc::now().timestamp();
         let signature = self.secret.sign(&hook.id, timestamp, hook.body.as_bytes());
         let sent = self
             .http
-            .post(self.url.clone())
+            .post(url.clone())
             .header("content-type", "application/json")
             .header("webhook-id", &hook.id)
             .header("webhook-timestamp", timestamp.to_string())
@@ -177,6 +236,14 @@ impl Sender {
         self.metrics.attempted(result);
         Ok(sent?.status())
     }
+}
+
+/// Why a build's endpoint is not known.
+enum Failure {
+    /// It cannot be read now (NATS): retried.
+    Lookup(NotifyError),
+    /// It is refused: the webhook is not sent.
+    Refused(NotifyError),
 }
 
 /// An error with its causes (reqwest's own message hides the refused resolver's reason).

@@ -10,7 +10,9 @@
 //! after any restart, so a receiver can drop duplicates. The event stays unacknowledged
 //! (kept alive by in-progress acks) until its webhook is delivered (2xx), refused for good
 //! (410) or its retry window has passed ([`delivery`]); a killed notifier's event comes
-//! back to the next one. Targets on internal addresses are refused ([`target`]).
+//! back to the next one. Targets on internal addresses are refused ([`target`]). A build
+//! submitted with its own `webhookUrl` has its webhooks sent there instead of
+//! `MAIN_APP_URL` ([`target::BuildTargets`]), signed with the same secret.
 
 pub mod consumer;
 pub mod delivery;
@@ -21,6 +23,7 @@ pub mod signing;
 pub mod target;
 
 use buildwire_runtime::Config;
+use buildwire_runtime::nats::Nats;
 use reqwest::Url;
 
 pub use consumer::{CONSUMER, STREAM, run};
@@ -45,6 +48,9 @@ pub struct NotifyOptions {
     pub retry: RetryPolicy,
     /// Fresh build log links in `complete` bodies (`None`: sent as stored).
     pub links: Option<Links>,
+    /// Each build's own endpoint (`webhookUrl`), which replaces `url` for that build
+    /// (`None`: every webhook goes to `url`).
+    pub build_targets: Option<target::BuildTargets>,
 }
 
 impl NotifyOptions {
@@ -70,7 +76,14 @@ impl NotifyOptions {
             allow_private: config.webhook_allow_private,
             retry: RetryPolicy::default(),
             links: Some(links(config)?),
+            build_targets: None,
         })
+    }
+
+    /// With each build's own endpoint read from `nats` (`webhookUrl` of `POST /v1/builds`).
+    pub async fn with_build_targets(mut self, nats: &Nats) -> Result<NotifyOptions, NotifyError> {
+        self.build_targets = Some(target::BuildTargets::open(nats).await?);
+        Ok(self)
     }
 
     /// With log links signed for `config`'s public URL (`up` learns the edge's address after
@@ -83,13 +96,17 @@ impl NotifyOptions {
     /// Checks the target (no internal address unless allowed) and makes its sender.
     pub async fn sender(&self, metrics: &Metrics) -> Result<Sender, NotifyError> {
         target::check_url(&self.url, self.allow_private).await?;
-        Sender::new(
+        let sender = Sender::new(
             self.url.clone(),
             self.secret.clone(),
             self.retry,
             self.allow_private,
             metrics.clone(),
-        )
+        )?;
+        Ok(match &self.build_targets {
+            Some(targets) => sender.with_build_targets(targets.clone()),
+            None => sender,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! registers them once in the process's registry (`buildwire_runtime::metrics`), which
 //! `buildwire notify` serves on `BUILDWIRE_METRICS_ADDR` and the edge appends to its own
 //! `/metrics` in `buildwire up`; [`Metrics::new`] keeps a registry of its own (tests).
+//! Either way every outcome and result series starts at zero ([`OUTCOMES`], [`RESULTS`]).
 
 use std::sync::{Arc, OnceLock};
 
@@ -10,6 +11,11 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+
+/// How a webhook can end (`outcome` label).
+pub const OUTCOMES: [&str; 3] = ["delivered", "gone", "expired"];
+/// What a POST can come to (`result` label).
+pub const RESULTS: [&str; 6] = ["2xx", "410", "3xx", "4xx", "5xx", "error"];
 
 /// `outcome="delivered"|"gone"|"expired"`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -98,6 +104,12 @@ impl Metrics {
         let webhooks = Family::<OutcomeLabel, Counter>::default();
         let attempts = Family::<ResultLabel, Counter>::default();
         let delivery_latency = Histogram::new(exponential_buckets(0.005, 2.0, 18));
+        for outcome in OUTCOMES {
+            let _ = webhooks.get_or_create(&OutcomeLabel { outcome });
+        }
+        for result in RESULTS {
+            let _ = attempts.get_or_create(&ResultLabel { result });
+        }
         registry.register(WEBHOOKS.0, WEBHOOKS.1, webhooks.clone());
         registry.register(ATTEMPTS.0, ATTEMPTS.1, attempts.clone());
         registry.register(LATENCY.0, LATENCY.1, delivery_latency.clone());
@@ -131,5 +143,31 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_starts_at_zero_in_the_process_registry() {
+        let _ = Metrics::shared();
+        let text = buildwire_runtime::metrics::render();
+        for outcome in OUTCOMES {
+            let line = format!("buildwire_notify_webhooks_total{{outcome=\"{outcome}\"}} 0");
+            assert!(text.contains(&line), "{line} missing:\n{text}");
+        }
+        for result in RESULTS {
+            let line = format!("buildwire_notify_webhook_attempts_total{{result=\"{result}\"}} 0");
+            assert!(text.contains(&line), "{line} missing:\n{text}");
+        }
+        assert!(text.contains("buildwire_notify_delivery_latency_seconds_count 0"));
+        assert!(text.ends_with("# EOF\n"));
+        assert!(
+            Metrics::new()
+                .encode()
+                .contains("buildwire_notify_webhooks_total{outcome=\"gone\"} 0")
+        );
     }
 }

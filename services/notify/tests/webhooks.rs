@@ -59,6 +59,7 @@ fn options(url: &str, secret: &str, status_events: bool) -> NotifyOptions {
             request_timeout: Duration::from_secs(2),
         },
         links: None,
+        build_targets: None,
     }
 }
 

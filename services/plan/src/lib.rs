@@ -3,9 +3,11 @@
 //! `plan_generated`, and hands the build to `execute` with the plan in the command.
 //! Every LLM call is traced and its tokens counted ([`TracedProvider`]); [`live`] runs a
 //! stage's LLM step in front of viewers (`file_progress`, `usage`, cancel, failures), for
-//! this stage, `execute` and the build stage's auto-fix.
+//! this stage, `execute` and the build stage's auto-fix. A restore plans without the
+//! provider ([`restore`]).
 
 pub mod live;
+pub mod restore;
 mod traced;
 
 pub use live::{LlmStep, fail_llm};
@@ -69,12 +71,34 @@ fn status(code: StatusCode, message: &str, progress: u8) -> EventBody {
     })
 }
 
+/// A restore's plan, made without the provider, handed to execute.
+async fn restore_plan(job: &mut Job, from: &str) -> Result<(), StageError> {
+    job.emit(status(
+        StatusCode::Analyze,
+        &format!("Restoring the files of build {from}..."),
+        5,
+    ))
+    .await?;
+    let plan = restore::plan(&job.command.build_id, from);
+    job.emit(EventBody::PlanGenerated(PlanGenerated {
+        plan: plan.clone(),
+    }))
+    .await?;
+    let mut command = job.command.clone();
+    command.plan = Some(plan);
+    job.forward(Stage::Execute, &command).await?;
+    Ok(())
+}
+
 impl StageHandler for PlanStage {
     fn stage(&self) -> Stage {
         Stage::Plan
     }
 
     async fn handle(&self, job: &mut Job) -> Result<(), StageError> {
+        if let Some(from) = job.command.restore_from_build_id.clone() {
+            return restore_plan(job, &from).await;
+        }
         job.emit(status(StatusCode::Analyze, "Analyzing requirements...", 5))
             .await?;
         let files = starting_files(&self.sources, job).await?;

@@ -10,10 +10,10 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, AckKind, consumer::PullConsumer};
+use async_nats::jetstream::{self, AckKind};
+use buildwire_runtime::pull::{self, Pulls};
 use buildwire_runtime::{delivery, metrics, nats::Nats, trace_context};
-use buildwire_schemas::{Event, subjects};
-use futures::StreamExt;
+use buildwire_schemas::Event;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -24,10 +24,13 @@ pub const STREAM: &str = buildwire_runtime::jetstream::stream::EVENTS;
 /// The durable consumer the recorder pulls from (`nats/consumers/EVENTS/record.json`).
 pub const CONSUMER: &str = buildwire_runtime::jetstream::consumer::RECORD;
 
-/// Messages asked for per pull.
-const BATCH: usize = 64;
-/// How long one pull waits (also the longest delay before an idle loop sees shutdown).
-const PULL_WAIT: Duration = Duration::from_secs(2);
+/// Messages asked for per pull, and how long one waits (also the longest delay before an
+/// idle loop sees shutdown).
+const PULLS: Pulls = Pulls {
+    batch: 64,
+    wait: Duration::from_secs(2),
+};
+
 /// First retry delay while the database is unavailable.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest retry delay while the database is unavailable.
@@ -37,66 +40,40 @@ const MAX_BACKOFF: Duration = Duration::from_secs(3);
 /// found (the definitions were not applied). On shutdown the event in hand, and any
 /// already delivered, are handed back (nak) so the next recorder takes them at once.
 pub async fn run(nats: Nats, store: Store, shutdown: CancellationToken) -> Result<(), RecordError> {
-    let consumer: PullConsumer = nats
-        .js
-        .get_stream(STREAM)
+    let consumer = pull::durable(&nats.js, STREAM, CONSUMER)
         .await
-        .map_err(|e| RecordError::Nats(format!("stream {STREAM}: {e}")))?
-        .get_consumer(CONSUMER)
-        .await
-        .map_err(|e| RecordError::Nats(format!("consumer {STREAM}/{CONSUMER}: {e}")))?;
+        .map_err(|e| RecordError::Nats(e.to_string()))?;
     let ack_wait = consumer.cached_info().config.ack_wait;
     let keep_alive_every = delivery::keep_alive_period(&consumer.cached_info().config);
     metrics::record();
     metrics::sampler::start(&nats, shutdown.clone());
     tracing::info!(?ack_wait, "recorder started");
-
-    'pulls: while !shutdown.is_cancelled() {
-        let pulled = tokio::select! {
-            biased;
-            _ = shutdown.cancelled() => break,
-            pulled = consumer.batch().max_messages(BATCH).expires(PULL_WAIT).messages() => pulled,
-        };
-        let mut batch = match pulled {
-            Ok(batch) => batch,
-            Err(err) => {
-                tracing::warn!(%err, "pull failed; retrying");
-                pause(&shutdown, Duration::from_millis(500)).await;
-                continue;
-            }
-        };
-        let mut handled = false;
-        loop {
-            let next = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => {
-                    hand_back(&mut batch, &shutdown).await;
-                    break 'pulls;
-                }
-                next = batch.next() => next,
-            };
-            match next {
-                None => {
-                    if !handled {
-                        // Nothing arrived for a whole pull: the recorder is caught up.
-                        metrics::record().lag_seconds.set(0.0);
-                    }
-                    break;
-                }
-                Some(Err(err)) => tracing::debug!(%err, "pull ended"),
-                Some(Ok(message)) => {
-                    handled = true;
-                    if !handle(&store, &message, keep_alive_every, &shutdown).await {
-                        hand_back(&mut batch, &shutdown).await;
-                        break 'pulls;
-                    }
-                }
-            }
-        }
-    }
-    delivery::flush_before_exit(&nats.client).await;
+    let mut recorder = Recorder {
+        store,
+        keep_alive_every,
+        shutdown: shutdown.clone(),
+    };
+    pull::run(&nats.client, &consumer, PULLS, &mut recorder, &shutdown).await;
     tracing::info!("recorder stopped");
     Ok(())
+}
+
+/// The loop's handler: records each event.
+struct Recorder {
+    store: Store,
+    keep_alive_every: Duration,
+    shutdown: CancellationToken,
+}
+
+impl pull::Handler for Recorder {
+    async fn handle(&mut self, message: &jetstream::Message) -> bool {
+        handle(&self.store, message, self.keep_alive_every, &self.shutdown).await
+    }
+
+    fn idle(&mut self) {
+        // Nothing arrived for a whole pull: the recorder is caught up.
+        metrics::record().lag_seconds.set(0.0);
+    }
 }
 
 /// Records one delivery and acks it. Returns false when shutdown interrupted it (the
@@ -107,8 +84,8 @@ async fn handle(
     keep_alive_every: Duration,
     shutdown: &CancellationToken,
 ) -> bool {
-    let event = match decode(message) {
-        Ok(event) => event,
+    let event = match pull::event(message) {
+        Ok((event, _)) => event,
         Err(reason) => {
             tracing::warn!(subject = %message.subject, %reason, "not a build event: dropped");
             delivery::confirm(message, AckKind::Term, shutdown).await;
@@ -177,48 +154,12 @@ async fn store_until_done(store: &Store, event: &Event, shutdown: &CancellationT
             }
             Err(err) => {
                 tracing::warn!(build_id = %event.build_id, seq = event.seq, %err, attempt, ?delay, "database unavailable; retrying");
-                if !pause(shutdown, delay).await {
+                if !pull::pause(shutdown, delay).await {
                     return Outcome::Interrupted;
                 }
                 delay = (delay * 2).min(MAX_BACKOFF);
                 attempt = attempt.saturating_add(1);
             }
         }
-    }
-}
-
-/// The event a message carries, its `seq` set from the stream sequence.
-fn decode(message: &jetstream::Message) -> Result<Event, String> {
-    let info = message
-        .info()
-        .map_err(|e| format!("no JetStream metadata: {e}"))?;
-    let mut event: Event =
-        serde_json::from_slice(&message.payload).map_err(|e| format!("invalid event: {e}"))?;
-    let subject_build = subjects::build_id_of(&message.subject).unwrap_or_default();
-    if subject_build != event.build_id {
-        return Err(format!(
-            "event of build {:?} on the subject of {subject_build:?}",
-            event.build_id
-        ));
-    }
-    event.seq = info.stream_sequence;
-    Ok(event)
-}
-
-/// Naks what is left of a pull (already delivered to this process) so the next recorder
-/// gets it without waiting out the ack wait.
-async fn hand_back(batch: &mut jetstream::consumer::pull::Batch, shutdown: &CancellationToken) {
-    while let Ok(Some(next)) = tokio::time::timeout(Duration::from_millis(50), batch.next()).await {
-        if let Ok(message) = next {
-            delivery::confirm(&message, AckKind::Nak(None), shutdown).await;
-        }
-    }
-}
-
-/// Sleeps `delay`; false if `shutdown` came first.
-async fn pause(shutdown: &CancellationToken, delay: Duration) -> bool {
-    tokio::select! {
-        _ = shutdown.cancelled() => false,
-        _ = tokio::time::sleep(delay) => true,
     }
 }

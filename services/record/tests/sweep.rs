@@ -33,6 +33,7 @@ async fn command(nats: &Nats, build_id: &str) {
         prompt: "Create a todo app".into(),
         project_id: None,
         parent_build_id: None,
+        restore_from_build_id: None,
         plan: None,
         extra: Default::default(),
     };

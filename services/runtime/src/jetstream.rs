@@ -29,6 +29,8 @@ pub mod consumer {
     names! {
         /// The recorder's, on `EVENTS`.
         RECORD = "record",
+        /// The webhook notifier's, on `EVENTS`.
+        NOTIFY = "notify",
     }
 }
 

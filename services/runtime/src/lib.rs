@@ -13,6 +13,7 @@ pub mod nats;
 pub mod objects;
 pub mod paths;
 pub mod publish;
+pub mod pull;
 pub mod secrets;
 pub mod shutdown;
 pub mod signing;

@@ -118,6 +118,11 @@ impl Sources {
         self.load(&format!("builds/{build_id}")).await
     }
 
+    /// Whether the tree of `build_id` is saved.
+    pub async fn has_build(&self, build_id: &str) -> Result<bool> {
+        self.bucket.contains(&format!("builds/{build_id}")).await
+    }
+
     /// The newest tree of `project_id`, if any.
     pub async fn of_project(&self, project_id: &str) -> Result<Option<FileTree>> {
         self.load(&format!("projects/{project_id}")).await

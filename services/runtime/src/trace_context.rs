@@ -5,8 +5,9 @@
 //!   [`inject`]: the current span's context goes into the message's headers. RePublish
 //!   copies headers, so `live.build.<id>.events` carries them to edge nodes as well.
 //! - Whoever handles a message makes its span a child of the message's context with
-//!   [`adopt`] (the stage loop for each attempt, the recorder for each write), or starts
-//!   one with [`span_from_headers`] (the edge's first delivery: see that function).
+//!   [`adopt`] (the stage loop for each attempt, the recorder for each write, the edge's
+//!   `deliver` span of a build's first live event on a node), or starts a bare one with
+//!   [`span_from_headers`].
 //! - [`adopt_w3c`] takes the two header values of an HTTP request (the main app's
 //!   `traceparent` on `POST /v1/builds`).
 //!
@@ -136,10 +137,9 @@ pub fn trace_id_of(headers: Option<&HeaderMap>) -> Option<String> {
 }
 
 /// A span named `name` (its OpenTelemetry name) for work on `build_id` done because of a
-/// message with `headers`, child of the message's context: the hook for the edge's first
-/// delivery of a build's events to a viewer. Use it as
-/// `trace_context::span_from_headers("edge first delivery", &build_id, headers.as_ref())`
-/// and enter it (or `.instrument(span)`) around the first write to the client.
+/// message with `headers`, child of the message's context, with no field but `buildId` and
+/// `traceId` (a span with fields of its own declares them and calls [`adopt`], as the
+/// edge's `deliver` span does). Enter it (or `.instrument(span)`) around the work.
 pub fn span_from_headers(name: &str, build_id: &str, headers: Option<&HeaderMap>) -> tracing::Span {
     let span = tracing::info_span!(
         "message",

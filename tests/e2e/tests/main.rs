@@ -8,6 +8,7 @@ mod edge;
 mod edge_api;
 mod edge_clients;
 mod edge_input;
+mod export;
 mod feed_linger;
 mod guards;
 mod nats_auth;

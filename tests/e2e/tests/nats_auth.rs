@@ -54,6 +54,7 @@ fn plan_command(build_id: &str, probe: serde_json::Value) -> StageCommand {
         prompt: "probe".into(),
         project_id: None,
         parent_build_id: None,
+        restore_from_build_id: None,
         plan: None,
         extra: Default::default(),
     };

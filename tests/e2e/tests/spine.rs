@@ -590,6 +590,7 @@ async fn submit_quiet(nats: &Nats, id: &str) -> bool {
         prompt: "p".into(),
         project_id: None,
         parent_build_id: None,
+        restore_from_build_id: None,
         plan: None,
         extra: [("probe".to_string(), json!({"steps": 2}))]
             .into_iter()

@@ -78,6 +78,7 @@ async fn a_model_writing_outside_the_project_is_refused_and_nothing_is_saved() {
             prompt: "write somewhere".into(),
             project_id: None,
             parent_build_id: None,
+            restore_from_build_id: None,
             plan: Some(Plan {
                 id: "p".into(),
                 tasks: vec![PlanTask {

@@ -83,6 +83,7 @@ pub async fn submit(nats: &Nats, build_id: &str, probe: serde_json::Value) -> St
         prompt: "probe".into(),
         project_id: None,
         parent_build_id: None,
+        restore_from_build_id: None,
         plan: None,
         extra: Default::default(),
     };

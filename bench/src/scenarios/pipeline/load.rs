@@ -32,13 +32,17 @@ pub struct LoadFigures {
     pub viewers: usize,
     /// Events per second they received, in all.
     pub rate: f64,
-    /// Client-side latency p50/p99/max (ms) without builds, then during them.
+    /// Client-side latency p50/p99/max (ms) in the quiet windows before and after the
+    /// builds, together.
     pub quiet: (f64, f64, f64),
+    /// The same, before the builds only and after them only.
+    pub quiet_apart: ((f64, f64, f64), (f64, f64, f64)),
     /// The same, during the builds.
     pub busy: (f64, f64, f64),
-    /// The edge's histogram p50/p99 bucket bounds (ms), quiet then busy.
-    pub edge: Option<((f64, f64), (f64, f64))>,
-    /// The window without builds (seconds).
+    /// The edge's histogram p50/p99 bucket bounds (ms): the quiet window before the
+    /// builds, during them, the quiet window after.
+    pub edge: Option<[(f64, f64); 3]>,
+    /// Each window without builds (seconds).
     pub quiet_secs: f64,
 }
 
@@ -111,19 +115,29 @@ pub async fn run(
     let mut busy_histogram = probe.latency();
     busy_histogram.subtract(&quiet_histogram)?;
     let end = scrape().await.ok();
+
+    eprintln!("[pipeline] load: quiet window after the builds");
+    let before_after = probe.latency();
+    probe.record_latency(true);
+    feeder
+        .at_rate(rate, quiet, &CancellationToken::new())
+        .await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    probe.record_latency(false);
+    let mut after_histogram = probe.latency();
+    after_histogram.subtract(&before_after)?;
+    let last = scrape().await.ok();
+    let mut both_quiet = quiet_histogram.clone();
+    both_quiet.add(&after_histogram)?;
     fleet.stop.cancel();
     for task in tasks {
         let _ = task.await;
     }
-    let edge = match (start, middle, end) {
-        (Some(start), Some(middle), Some(end)) => {
-            let quiet = middle.since(&start);
-            let busy = end.since(&middle);
-            Some((
-                (quiet.quantile_ms(0.5), quiet.quantile_ms(0.99)),
-                (busy.quantile_ms(0.5), busy.quantile_ms(0.99)),
-            ))
-        }
+    let edge = match (start, middle, end, last) {
+        (Some(start), Some(middle), Some(end), Some(last)) => Some(
+            [middle.since(&start), end.since(&middle), last.since(&end)]
+                .map(|window| (window.quantile_ms(0.5), window.quantile_ms(0.99))),
+        ),
         _ => None,
     };
     Ok(LoadFigures {
@@ -131,7 +145,8 @@ pub async fn run(
         wall,
         viewers,
         rate,
-        quiet: percentiles(&quiet_histogram),
+        quiet: percentiles(&both_quiet),
+        quiet_apart: (percentiles(&quiet_histogram), percentiles(&after_histogram)),
         busy: percentiles(&busy_histogram),
         edge,
         quiet_secs: quiet.as_secs_f64(),

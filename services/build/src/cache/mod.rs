@@ -11,7 +11,10 @@
 //!   scripts, keyed by its dependencies, lockfile and own install scripts, plus tool caches
 //!   its builds left in `node_modules` (`.vite`, `.cache`). A follow-up whose
 //!   `package.json` and lockfile are unchanged copies it and installs nothing. The scope
-//!   is the user and project, so no other project ever reads it.
+//!   is the user and project, so no other project ever reads it. Each project entry keeps
+//!   one spare copy, made off the critical path after a build; the next follow-up takes it
+//!   with a rename (the work dir is on the same filesystem) instead of copying, and a new
+//!   spare is made behind it.
 //!
 //! Entries are written whole in `tmp/` and renamed into place; readers hold a shared lock
 //! on the entry's `lease` file while they copy, and eviction (by age since last use, then
@@ -32,6 +35,9 @@ use copy::{Copied, copy_tree, disk_usage};
 
 /// Tool caches carried between a project's builds, inside `node_modules`.
 const TOOL_CACHES: &[&str] = &[".vite", ".cache"];
+
+/// A project entry's spare copy of its `node_modules`, taken by the next build.
+const SPARE: &str = "spare";
 
 /// Entries kept per project scope (its newest states).
 const STATES_PER_SCOPE: usize = 2;
@@ -66,6 +72,15 @@ impl Held {
     pub fn lock_hash(&self) -> Option<String> {
         fs::read_to_string(self.dir.join("lock-hash")).ok()
     }
+}
+
+/// How [`InstallCache::restore`] put an entry's `node_modules` into a project.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Placed {
+    /// The entry's spare copy was moved in (a rename: no other build can get it).
+    Moved,
+    /// A fresh copy was made.
+    Copied(Copied),
 }
 
 /// What an eviction pass removed.
@@ -115,11 +130,15 @@ impl InstallCache {
         hold(&self.install_dir(deps))
     }
 
-    /// Copies `held`'s `node_modules` (and, for a project entry, its tool caches) into the
-    /// project at `project`, which must have no `node_modules` yet.
-    pub fn restore(&self, held: &Held, project: &Path) -> io::Result<Copied> {
+    /// Puts a copy of `held`'s `node_modules` (and, for a project entry, its tool caches)
+    /// into the project at `project`, which must have no `node_modules` yet: the entry's
+    /// spare when it has one (moved, so no other build ever gets it), else a fresh copy.
+    pub fn restore(&self, held: &Held, project: &Path) -> io::Result<Placed> {
         let target = project.join("node_modules");
-        let copied = copy_tree(&held.node_modules(), &target)?;
+        let placed = match fs::rename(held.dir.join(SPARE), &target) {
+            Ok(()) => Placed::Moved,
+            Err(_) => Placed::Copied(copy_tree(&held.node_modules(), &target)?),
+        };
         let caches = held.dir.join("caches");
         for name in TOOL_CACHES {
             let cached = caches.join(name);
@@ -127,7 +146,7 @@ impl InstallCache {
                 copy_tree(&cached, &target.join(name))?;
             }
         }
-        Ok(copied)
+        Ok(placed)
     }
 
     /// Keeps a copy of `node_modules`, fresh from `npm install --ignore-scripts`, as the
@@ -162,6 +181,30 @@ impl InstallCache {
         let stored = self.put(&target, node_modules, &[])?;
         self.prune_scope(scope);
         Ok(stored)
+    }
+
+    /// Makes the spare copy of a project state's `node_modules` the next build takes, if
+    /// it has none (run it after a build, off the critical path). It is copied from the
+    /// entry's own `node_modules`, which no build ever writes, while the entry is held, so
+    /// eviction waits for it.
+    pub fn make_spare(&self, scope: &str, state: &str) -> io::Result<()> {
+        let Some(held) = self.project(scope, state) else {
+            return Ok(());
+        };
+        let spare = held.dir.join(SPARE);
+        if spare.exists() {
+            return Ok(());
+        }
+        let staging = self.root.join("tmp").join(unique("spare"));
+        if let Err(error) = copy_tree(&held.node_modules(), &staging) {
+            let _ = fs::remove_dir_all(&staging);
+            return Err(error);
+        }
+        if fs::rename(&staging, &spare).is_err() {
+            // Another build made one first.
+            let _ = fs::remove_dir_all(&staging);
+        }
+        Ok(())
     }
 
     /// Replaces the tool caches kept with a project state by those the build left in
@@ -204,8 +247,8 @@ impl InstallCache {
                 fs::write(staging.join(name), text)?;
             }
             fs::write(staging.join("lease"), "")?;
-            let bytes = disk_usage(&staging);
-            fs::write(staging.join("bytes"), bytes.to_string())
+            // One copy; eviction counts the spare twice (see `entries_in`).
+            fs::write(staging.join("bytes"), disk_usage(&staging).to_string())
         })();
         if let Err(error) = written {
             let _ = fs::remove_dir_all(&staging);
@@ -304,11 +347,17 @@ fn entries_in(dir: &Path) -> Vec<Entry> {
         .filter_map(|entry| {
             let dir = entry.path();
             let used = fs::metadata(dir.join("lease")).ok()?.modified().ok()?;
-            let bytes = fs::read_to_string(dir.join("bytes"))
+            let one: u64 = fs::read_to_string(dir.join("bytes"))
                 .ok()
                 .and_then(|text| text.trim().parse().ok())
                 .unwrap_or(0);
-            Some(Entry { dir, used, bytes })
+            // A spare is a second full copy of the entry's `node_modules`.
+            let copies = if dir.join(SPARE).is_dir() { 2 } else { 1 };
+            Some(Entry {
+                dir,
+                used,
+                bytes: one.saturating_mul(copies),
+            })
         })
         .collect()
 }

@@ -1,5 +1,5 @@
 //! Install cache tests: entries go in whole, come out as copies, are evicted by age and
-//! size but never while held.
+//! size but never while held; a spare goes to exactly one build and is counted.
 
 use std::fs;
 use std::path::Path;
@@ -61,6 +61,97 @@ fn entries_come_back_as_copies() {
         "one",
         "a build's writes never reach the cache"
     );
+}
+
+#[test]
+fn a_spare_is_taken_once_and_made_again() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("cache");
+    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let built = node_modules(&tmp.path().join("build"), "one");
+    cache.put_project("scope", "state", &built).expect("put");
+    // The build's own tree changes after it was kept: the spare comes from the entry.
+    fs::write(built.join("pkg/index.js"), "tampered").expect("write");
+    cache.make_spare("scope", "state").expect("spare");
+    cache.make_spare("scope", "state").expect("still one");
+    let spare = root.join("projects/scope/state").join(SPARE);
+    assert_eq!(
+        fs::read_to_string(spare.join("pkg/index.js")).expect("read"),
+        "one"
+    );
+    for (n, expect_moved) in [(1, true), (2, false)] {
+        let project = tmp.path().join(format!("next-{n}"));
+        fs::create_dir(&project).expect("dir");
+        let held = cache.project("scope", "state").expect("kept");
+        let placed = cache.restore(&held, &project).expect("restore");
+        assert_eq!(placed == Placed::Moved, expect_moved, "build {n}");
+        assert_eq!(
+            fs::read_to_string(project.join("node_modules/pkg/index.js")).expect("read"),
+            "one"
+        );
+        // What the build does to its tree reaches neither the entry nor a later build.
+        fs::write(project.join("node_modules/pkg/index.js"), "mine").expect("write");
+    }
+    assert!(!spare.exists(), "a spare goes to one build only");
+    cache.make_spare("scope", "state").expect("made again");
+    assert_eq!(
+        fs::read_to_string(spare.join("pkg/index.js")).expect("read"),
+        "one"
+    );
+}
+
+#[test]
+fn builds_at_once_never_share_a_spare() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("cache");
+    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let built = node_modules(&tmp.path().join("build"), "one");
+    cache.put_project("scope", "state", &built).expect("put");
+    cache.make_spare("scope", "state").expect("spare");
+    let cache = &cache;
+    let placed: Vec<Placed> = std::thread::scope(|threads| {
+        let runs: Vec<_> = (0..8)
+            .map(|n| {
+                let project = tmp.path().join(format!("build-{n}"));
+                threads.spawn(move || {
+                    fs::create_dir(&project).expect("dir");
+                    let held = cache.project("scope", "state").expect("kept");
+                    cache.restore(&held, &project).expect("restore")
+                })
+            })
+            .collect();
+        runs.into_iter()
+            .map(|run| run.join().expect("thread"))
+            .collect()
+    });
+    let moved = placed.iter().filter(|p| **p == Placed::Moved).count();
+    assert_eq!(moved, 1, "{placed:?}");
+}
+
+#[test]
+fn eviction_waits_for_a_spare_and_counts_it() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("cache");
+    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let built = node_modules(&tmp.path().join("build"), &"x".repeat(10_000));
+    cache.put_project("scope", "state", &built).expect("put");
+    let entry = root.join("projects/scope/state");
+    let one: u64 = fs::read_to_string(entry.join("bytes"))
+        .expect("bytes")
+        .parse()
+        .expect("number");
+    // A size limit that one copy fits and two do not.
+    let small = InstallCache::open(&root, one + one / 2, Duration::MAX).expect("cache");
+    assert_eq!(small.evict().entries, 0, "one copy fits");
+    // While a spare is made or taken the entry is held: eviction leaves it alone.
+    let held = small.project("scope", "state").expect("kept");
+    small.make_spare("scope", "state").expect("spare");
+    assert_eq!(small.evict().entries, 0, "held");
+    drop(held);
+    let evicted = small.evict();
+    assert_eq!(evicted.entries, 1, "two copies do not fit");
+    assert!(evicted.bytes >= 2 * one, "the spare is counted");
+    assert!(!entry.exists());
 }
 
 #[test]

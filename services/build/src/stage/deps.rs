@@ -15,7 +15,7 @@
 //! `npm rebuild`, as before the cache existed. The sandbox rules are the runner's on every
 //! path: only npm's download step has network and the shared npm cache.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -25,7 +25,7 @@ use buildwire_schemas::events::{BuildPhase, BuildUpdate, Severity};
 
 use super::{BuildStage, failure, phase_event};
 use crate::cache::keys::{ProjectKeys, adopt_lockfile, hash_text};
-use crate::cache::{Held, InstallCache};
+use crate::cache::{Held, InstallCache, Placed};
 use crate::{FullLog, RunSpec};
 
 /// Where a build's `node_modules` came from.
@@ -118,14 +118,17 @@ impl BuildStage {
             })
             .await;
             if let Some(copied) = found {
+                let how = match copied.files {
+                    None => format!("its spare copy moved in, {:.2}s", copied.seconds),
+                    Some(files) => format!("{files} files copied in {:.2}s", copied.seconds),
+                };
                 note(
                     job,
                     full,
                     format!(
                         "node_modules: reused from this project's previous build \
-                         (package.json and package-lock.json unchanged; {} files copied in \
-                         {:.2}s): nothing to install, no install scripts to run",
-                        copied.files, copied.seconds
+                         (package.json and package-lock.json unchanged; {how}): nothing to \
+                         install, no install scripts to run"
                     ),
                 )
                 .await?;
@@ -167,7 +170,8 @@ impl BuildStage {
                     format!(
                         "node_modules: copied from this host's install of the same dependencies \
                          ({} files in {:.2}s); running their install scripts",
-                        copied.files, copied.seconds
+                        copied.files.unwrap_or_default(),
+                        copied.seconds
                     ),
                 )
                 .await?;
@@ -311,11 +315,11 @@ impl BuildStage {
             &self.registry,
         )?
         .state()?;
-        let (cache, node_modules) = (cache.clone(), dir.join("node_modules"));
+        let (writer, node_modules) = (cache.clone(), dir.join("node_modules"));
         let (entry_scope, key) = (scope.to_owned(), state.clone());
         blocking(move || {
-            let kept = cache.put_project(&entry_scope, &key, &node_modules);
-            let evicted = cache.evict();
+            let kept = writer.put_project(&entry_scope, &key, &node_modules);
+            let evicted = writer.evict();
             if evicted.entries > 0 {
                 tracing::info!(
                     entries = evicted.entries,
@@ -335,15 +339,17 @@ fn rebuild_failed(step: &super::Step, stage: &BuildStage) -> StageError {
     failure("NPM_INSTALL_FAILED", what, step, stage.timeout)
 }
 
-/// What a restore copied.
+/// What a restore did.
 struct Restored {
-    files: u64,
+    /// Files copied; `None` when the entry's spare copy was moved in.
+    files: Option<u64>,
     seconds: f64,
     lockfile: Option<String>,
 }
 
-/// Copies the entry `find` holds into `dir/node_modules`; `None` when there is none or
-/// the copy failed (then nothing is left half-copied).
+/// Copies the entry `find` holds into `dir/node_modules` (replacing one already there, as
+/// after an auto-fix changed `package.json`); `None` when there is none or the copy failed
+/// (then nothing is left half-copied).
 async fn restore(
     cache: &Arc<InstallCache>,
     dir: &Path,
@@ -353,9 +359,16 @@ async fn restore(
     tokio::task::spawn_blocking(move || {
         let held = find(&cache)?;
         let at = Instant::now();
+        let target = dir.join("node_modules");
+        if std::fs::symlink_metadata(&target).is_ok() {
+            let _ = std::fs::remove_dir_all(&target);
+        }
         match cache.restore(&held, &dir) {
-            Ok(copied) => Some(Restored {
-                files: copied.files,
+            Ok(placed) => Some(Restored {
+                files: match placed {
+                    Placed::Moved => None,
+                    Placed::Copied(copied) => Some(copied.files),
+                },
                 seconds: at.elapsed().as_secs_f64(),
                 lockfile: held.lockfile(),
             }),
@@ -380,6 +393,28 @@ async fn blocking(write: impl FnOnce() -> std::io::Result<bool> + Send + 'static
     }
 }
 
+/// What follows a finished build, off the async threads and after deploy has it: the
+/// tool caches the build left go back to the project's entry, the entry's next spare copy
+/// is made (so a follow-up takes it with a rename), then the work dir (thousands of files)
+/// is removed.
+pub(super) fn after_build(
+    cache: Option<Arc<InstallCache>>,
+    state: Option<(String, String)>,
+    dir: tempfile::TempDir,
+) {
+    tokio::task::spawn_blocking(move || {
+        if let (Some(cache), Some((scope, key))) = (cache, state) {
+            if let Err(error) = cache.put_tool_caches(&scope, &key, dir.path()) {
+                tracing::warn!(%error, "install cache: keeping tool caches failed");
+            }
+            if let Err(error) = cache.make_spare(&scope, &key) {
+                tracing::warn!(%error, "install cache: making a spare copy failed");
+            }
+        }
+        drop(dir);
+    });
+}
+
 /// A line in the build's log and its viewers' `build_progress`.
 async fn note(job: &mut Job, full: &mut FullLog, line: String) -> Result<(), StageError> {
     full.push_text(&line);
@@ -389,14 +424,4 @@ async fn note(job: &mut Job, full: &mut FullLog, line: String) -> Result<(), Sta
     }))
     .await?;
     Ok(())
-}
-
-/// Refreshes the tool caches kept with a project's tree from a finished build in `dir`.
-pub(super) async fn keep_tool_caches(
-    cache: Arc<InstallCache>,
-    state: (String, String),
-    dir: PathBuf,
-) {
-    let (scope, key) = state;
-    blocking(move || cache.put_tool_caches(&scope, &key, &dir).map(|()| true)).await;
 }

@@ -104,3 +104,78 @@ pub async fn browser_script(script: &str, env: &[(&str, &str)], limit: Duration)
     assert!(output.status.success(), "{script} in Chromium:\n{report}");
     report
 }
+
+/// The main app's calls on a stack started by [`up`] (service key [`KEY`]).
+pub struct Api {
+    /// The edge's base URL.
+    pub base: String,
+    /// The client.
+    pub http: reqwest::Client,
+}
+
+impl Api {
+    /// Calls to `base`.
+    pub fn new(base: &str) -> Api {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Api {
+            base: base.to_string(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// `POST /v1/builds` with `body`: its `202` answer.
+    pub async fn submit(&self, body: &serde_json::Value) -> serde_json::Value {
+        let response = self
+            .http
+            .post(format!("{}/v1/builds", self.base))
+            .bearer_auth(KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("submit");
+        let status = response.status().as_u16();
+        let answer: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(status, 202, "{answer}");
+        answer
+    }
+
+    /// The build's stored events (up to 1000).
+    pub async fn events(&self, build_id: &str) -> Vec<serde_json::Value> {
+        let page: serde_json::Value = self
+            .http
+            .get(format!(
+                "{}/v1/builds/{build_id}/events?limit=1000",
+                self.base
+            ))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .expect("events")
+            .json()
+            .await
+            .expect("json");
+        page["events"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The build's events once it ended (within 4 minutes: real npm).
+    pub async fn finished(&self, build_id: &str) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(240);
+        loop {
+            let events = self.events(build_id).await;
+            let ended = events.iter().any(|e| {
+                matches!(
+                    e["type"].as_str(),
+                    Some("complete" | "failed" | "cancelled")
+                )
+            });
+            if ended {
+                return events;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "build {build_id} unfinished: {events:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+}

@@ -32,6 +32,30 @@ pub fn names(text: &str) -> BTreeSet<String> {
     names
 }
 
+/// The plan's key metrics (issue 19), as exposed names: builds finished by outcome, stage
+/// durations by stage and outcome, events stored by type, errors by stage and code, breaker
+/// trips, SSE fallbacks, connections by transport, commands in flight and redeliveries per
+/// stage, LLM tokens by provider, recorder lag, queue depth per stage, delivery latency,
+/// webhooks.
+pub const KEY_METRICS: &[&str] = &[
+    "buildwire_builds_finished_total",
+    "buildwire_stage_duration_seconds_bucket",
+    "buildwire_recorder_events_stored_total",
+    "buildwire_stage_errors_total",
+    "buildwire_breaker_trips_total",
+    "buildwire_edge_sse_fallbacks_total",
+    "buildwire_edge_connections",
+    "buildwire_stage_commands_in_flight",
+    "buildwire_stage_redeliveries_total",
+    "buildwire_llm_tokens_total",
+    "buildwire_recorder_lag_seconds",
+    "buildwire_recorder_lag_messages",
+    "buildwire_stage_queue_depth",
+    "buildwire_stage_workers",
+    "buildwire_edge_delivery_latency_seconds_bucket",
+    "buildwire_notify_webhooks_total",
+];
+
 /// The `buildwire_*` metrics the alert rules and the Grafana dashboard query.
 pub fn referenced_by_ops() -> BTreeSet<String> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ops");

@@ -191,6 +191,60 @@ impl Answers for LogAnswers {
     }
 }
 
+/// `GET /v1/builds/{id}/logs/deploy`.
+pub struct DeployLogAnswers;
+impl Answers for DeployLogAnswers {
+    fn answers() -> Vec<Doc> {
+        vec![
+            Doc::new(
+                200,
+                "The full deploy log (the deploy target's stages, as `deploy_log` events \
+                 streamed them).",
+            )
+            .body(
+                "text/plain; charset=utf-8",
+                text("Initializing build environment\nUploading 12 files\nSuccess: deployed\n"),
+            )
+            .header(
+                "Content-Encoding",
+                "`gzip` for logs stored compressed (over 1 MiB).",
+                false,
+                "gzip",
+            ),
+        ]
+    }
+}
+
+/// `GET /v1/builds/{id}/source.zip`.
+pub struct SourceZipAnswers;
+impl Answers for SourceZipAnswers {
+    fn answers() -> Vec<Doc> {
+        vec![
+            Doc::new(
+                200,
+                "A ZIP archive (deflate) of the project's files as the build left them, \
+                 every entry under one folder named like the file, streamed (no \
+                 `Content-Length`).",
+            )
+            .body(
+                "application/zip",
+                MetaSchema {
+                    example: Some("PK\u{3}\u{4}...".into()),
+                    ..MetaSchema::new_with_format("string", "binary")
+                },
+            )
+            .header(
+                "Content-Disposition",
+                "`attachment` with the file name: `<projectId>-<buildId>.zip` (characters \
+                 outside `A-Z a-z 0-9 . _ -` as `-`), or `build-<buildId>.zip` without a \
+                 project.",
+                true,
+                "attachment; filename=\"project-7-01JF3KX0W8R4Y6T2N5M7P9Q1ZB.zip\"",
+            ),
+        ]
+    }
+}
+
 /// `GET /preview/{id}`.
 pub struct PreviewRootAnswers;
 impl Answers for PreviewRootAnswers {

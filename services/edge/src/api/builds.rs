@@ -20,46 +20,101 @@ use crate::log::MAX_PAGE as MAX_BATCH;
 use crate::problem::{ApiError, Refused};
 use crate::state::EdgeState;
 
-/// `202` with the new build.
-#[derive(ApiResponse)]
-pub enum Accepted {
-    /// Queued (or, for a repeated `Idempotency-Key`, the build that key already made):
-    /// open `websocketUrl` (or `eventsUrl`) with `buildToken`.
-    #[oai(status = 202)]
-    Accepted(Json<BuildAccepted>),
+/// Declares each one-answer response: its doc, then its variant's doc, status and JSON body.
+macro_rules! answers {
+    ($(
+        $(#[doc = $doc:tt])* $name:ident {
+            $(#[doc = $vdoc:tt])* $variant:ident($status:tt, $body:ty)
+        }
+    )*) => {
+        $(
+            $(#[doc = $doc])*
+            #[derive(ApiResponse)]
+            pub enum $name {
+                $(#[doc = $vdoc])*
+                #[oai(status = $status)]
+                $variant(Json<$body>),
+            }
+        )*
+    };
 }
 
-/// `200` with a build's progress.
-#[derive(ApiResponse)]
-pub enum Progress {
-    /// The build's progress, folded from its stored events.
-    #[oai(status = 200)]
-    Ok(Json<BuildProgress>),
+answers! {
+    /// `202` with the new build.
+    Accepted {
+        /// Queued (or, for a repeated `Idempotency-Key`, the build that key already made):
+        /// open `websocketUrl` (or `eventsUrl`) with `buildToken`.
+        Accepted(202, BuildAccepted)
+    }
+    /// `200` with a build's progress.
+    Progress {
+        /// The build's progress, folded from its stored events.
+        Ok(200, BuildProgress)
+    }
+    /// `200` with a page of history.
+    History {
+        /// Events with `seq` greater than `after`, oldest first.
+        Ok(200, EventsPage)
+    }
+    /// `202` with the cancelled build's progress.
+    CancelAccepted {
+        /// Cancelled (or already cancelled): running work stops, the stream ends with
+        /// `cancelled`.
+        Accepted(202, BuildProgress)
+    }
+    /// `200` with a fresh token.
+    FreshToken {
+        /// A token for the build's streams, signed with the current key.
+        Ok(200, BuildToken)
+    }
 }
 
-/// `200` with a page of history.
-#[derive(ApiResponse)]
-pub enum History {
-    /// Events with `seq` greater than `after`, oldest first.
-    #[oai(status = 200)]
-    Ok(Json<EventsPage>),
+/// Writes [`SubmitApi`]: the submission routes share their parameters, answer and handler
+/// ([`submit::submit`]), so each entry is only a route's doc, path and operation id.
+macro_rules! submit_routes {
+    ($($(#[doc = $doc:tt])* $name:ident($path:tt, $op:tt);)*) => {
+        /// The submission routes.
+        pub struct SubmitApi;
+
+        #[OpenApi]
+        impl SubmitApi {
+            $(
+                $(#[doc = $doc])*
+                #[oai(path = $path, method = "post", tag = "ApiTags::Builds", operation_id = $op)]
+                async fn $name(
+                    &self,
+                    state: Data<&Arc<EdgeState>>,
+                    _auth: ServiceKey,
+                    /// Makes retries safe: every submission with this key gets the first one's build.
+                    #[oai(name = "Idempotency-Key")]
+                    idempotency_key: IdempotencyKey,
+                    body: SubmitBody,
+                    request: &poem::Request,
+                ) -> Result<Accepted, Refused<SubmitRefusals>> {
+                    let submitted = submit::submit(&state, body.0, idempotency_key.0);
+                    let span = submit::span(request.headers());
+                    let accepted = tracing::Instrument::instrument(submitted, span).await?;
+                    Ok(Accepted::Accepted(Json(accepted)))
+                }
+            )*
+        }
+    };
 }
 
-/// `202` with the cancelled build's progress.
-#[derive(ApiResponse)]
-pub enum CancelAccepted {
-    /// Cancelled (or already cancelled): running work stops, the stream ends with
-    /// `cancelled`.
-    #[oai(status = 202)]
-    Accepted(Json<BuildProgress>),
-}
+submit_routes! {
+    /// Submit a prompt.
+    ///
+    /// Queues the build (`build.<id>.cmd.plan` and a first `status` event, `QUEUED`) and
+    /// answers with a build token and the stream URLs. Repeats with the same
+    /// `Idempotency-Key` (across every edge node, for 24 hours) answer with the same build,
+    /// never with a rate-limit or circuit refusal; the same key with another body is 422.
+    submit("/v1/builds", "submitBuild");
 
-/// `200` with a fresh token.
-#[derive(ApiResponse)]
-pub enum FreshToken {
-    /// A token for the build's streams, signed with the current key.
-    #[oai(status = 200)]
-    Ok(Json<BuildToken>),
+    /// Submit a prompt (the plan's route).
+    ///
+    /// The route of the plan's callers: the same body, header and answer as
+    /// `POST /v1/builds`.
+    build_preview("/build-preview", "submitBuildPreview");
 }
 
 /// The main app's routes.
@@ -67,60 +122,6 @@ pub struct BuildsApi;
 
 #[OpenApi]
 impl BuildsApi {
-    /// Submit a prompt.
-    ///
-    /// Queues the build (`build.<id>.cmd.plan` and a first `status` event, `QUEUED`) and
-    /// answers with a build token and the stream URLs. Repeats with the same
-    /// `Idempotency-Key` (across every edge node, for 24 hours) answer with the same build,
-    /// never with a rate-limit or circuit refusal; the same key with another body is 422.
-    #[oai(
-        path = "/v1/builds",
-        method = "post",
-        tag = "ApiTags::Builds",
-        operation_id = "submitBuild"
-    )]
-    async fn submit(
-        &self,
-        state: Data<&Arc<EdgeState>>,
-        _auth: ServiceKey,
-        /// Makes retries safe: every submission with this key gets the first one's build.
-        #[oai(name = "Idempotency-Key")]
-        idempotency_key: IdempotencyKey,
-        body: SubmitBody,
-        request: &poem::Request,
-    ) -> Result<Accepted, Refused<SubmitRefusals>> {
-        let submitted = submit::submit(&state, body.0, idempotency_key.0);
-        let accepted =
-            tracing::Instrument::instrument(submitted, submit::span(request.headers())).await?;
-        Ok(Accepted::Accepted(Json(accepted)))
-    }
-
-    /// Submit a prompt (the plan's route).
-    ///
-    /// The route of the plan's callers: the same body, header and answer as
-    /// `POST /v1/builds`.
-    #[oai(
-        path = "/build-preview",
-        method = "post",
-        tag = "ApiTags::Builds",
-        operation_id = "submitBuildPreview"
-    )]
-    async fn build_preview(
-        &self,
-        state: Data<&Arc<EdgeState>>,
-        _auth: ServiceKey,
-        /// Makes retries safe: every submission with this key gets the first one's build.
-        #[oai(name = "Idempotency-Key")]
-        idempotency_key: IdempotencyKey,
-        body: SubmitBody,
-        request: &poem::Request,
-    ) -> Result<Accepted, Refused<SubmitRefusals>> {
-        let submitted = submit::submit(&state, body.0, idempotency_key.0);
-        let accepted =
-            tracing::Instrument::instrument(submitted, submit::span(request.headers())).await?;
-        Ok(Accepted::Accepted(Json(accepted)))
-    }
-
     /// A build's progress.
     ///
     /// Status, steps, preview URL, error and a freshly signed log URL, from the recorded
@@ -306,16 +307,21 @@ pub async fn events_page(
 }
 
 /// A build's progress from the build log (the recorded row when the recorder is up to
-/// date, else folded from the events), its log link freshly signed. 404 when unknown.
+/// date, else folded from the events), its log link freshly signed and its trace id read
+/// from its first event's `traceparent`. 404 when unknown.
 pub async fn progress(state: &EdgeState, build_id: &str) -> Result<BuildProgress, ApiError> {
     validate::build_id(build_id)?;
-    let mut progress = state
-        .hub
-        .log()
-        .progress(build_id)
-        .await?
-        .ok_or_else(|| ApiError::unknown_build(build_id))?;
+    let (progress, first) = tokio::join!(
+        state.hub.log().progress(build_id),
+        state.jetstream.first(build_id)
+    );
+    let mut progress = progress?.ok_or_else(|| ApiError::unknown_build(build_id))?;
     // The link a stored event or row keeps is a reference: a fresh one each time.
     state.hub.links().sign_progress(&mut progress);
+    // Null when JetStream no longer holds the first event (or cannot say right now).
+    progress.trace_id = first
+        .ok()
+        .flatten()
+        .and_then(|(_, headers)| buildwire_runtime::trace_context::trace_id_of(Some(&headers)));
     Ok(progress)
 }

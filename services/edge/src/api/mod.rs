@@ -9,6 +9,7 @@ pub mod builds;
 pub mod ops;
 pub mod params;
 pub mod refusals;
+pub mod restore;
 pub mod served;
 pub mod submit;
 pub mod validate;
@@ -28,16 +29,16 @@ pub enum ApiTags {
     Operations,
 }
 
-pub use builds::BuildsApi;
+pub use builds::{BuildsApi, SubmitApi};
 pub use ops::OpsApi;
 use served::{DocsOnly, ServedElsewhere};
 
 /// Every documented API: the routed ones, then the documented-only ones.
-pub type Apis = (BuildsApi, OpsApi, DocsOnly<ServedElsewhere>);
+pub type Apis = (SubmitApi, BuildsApi, OpsApi, DocsOnly<ServedElsewhere>);
 
 /// Every OpenAPI route, for `OpenApiService::new`.
 pub fn all() -> Apis {
-    (BuildsApi, OpsApi, DocsOnly(ServedElsewhere))
+    (SubmitApi, BuildsApi, OpsApi, DocsOnly(ServedElsewhere))
 }
 
 /// The OpenAPI service (routes + spec) with buildwire's title and version.
@@ -135,6 +136,8 @@ mod tests {
             "/ws/builds/{id}",
             "/events/{id}",
             "/v1/builds/{id}/logs/build",
+            "/v1/builds/{id}/logs/deploy",
+            "/v1/builds/{id}/source.zip",
             "/preview/{id}/{path}",
             "/client/{file}",
         ] {

@@ -89,10 +89,11 @@ pub enum Readiness {
 /// `/metrics` answer.
 #[derive(ApiResponse)]
 pub enum MetricsText {
-    /// Prometheus text exposition.
+    /// OpenMetrics text exposition, ending with `# EOF` (the content type is
+    /// `buildwire_runtime::metrics::CONTENT_TYPE`, which a test holds this literal to).
     #[oai(
         status = 200,
-        content_type = "text/plain; version=0.0.4; charset=utf-8"
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8"
     )]
     Ok(Text<Exposition>),
 }
@@ -152,7 +153,8 @@ impl OpsApi {
     /// Prometheus metrics.
     ///
     /// This edge node's metrics (`buildwire_edge_` prefix; `buildwire up` adds every
-    /// stage's): connections by transport, delivery latency, refusals, submissions.
+    /// other service's) in the OpenMetrics text format, ending with `# EOF`: connections by
+    /// transport, delivery latency, refusals, submissions. Labelled series start at zero.
     #[oai(
         path = "/metrics",
         method = "get",
@@ -164,5 +166,21 @@ impl OpsApi {
         MetricsText::Ok(Text::new(buildwire_runtime::metrics::merge(
             state.metrics.render(),
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use poem_openapi::ApiResponse;
+
+    #[test]
+    fn metrics_are_served_with_the_openmetrics_content_type() {
+        let meta = super::MetricsText::meta();
+        let types: Vec<&str> = meta
+            .responses
+            .iter()
+            .flat_map(|r| r.content.iter().map(|c| c.content_type))
+            .collect();
+        assert_eq!(types, [buildwire_runtime::metrics::CONTENT_TYPE]);
     }
 }

@@ -1,6 +1,8 @@
 //! `POST /v1/builds`: accept a prompt, queue its plan command and first event, answer with
 //! the build's token and URLs. With an `Idempotency-Key`, the first submission wins on
-//! every node (KV `idempotency`, atomic create) and repeats get the same build.
+//! every node (KV `idempotency`, atomic create) and repeats get the same build. A
+//! `webhookUrl` is checked here and kept as a header of the build's first event, where the
+//! notifier reads it; a `restoreFromBuildId` is checked by [`super::restore`].
 
 use async_nats::HeaderMap;
 use async_nats::jetstream::kv::CreateErrorKind;
@@ -17,6 +19,9 @@ use crate::state::EdgeState;
 /// Header on the first stored event naming the submitting user (read back when a fresh
 /// token is minted; never sent to browsers).
 pub const USER_HEADER: &str = "Buildwire-User-Id";
+
+/// Header on the first stored event holding the build's own webhook endpoint.
+pub use buildwire_notify::target::WEBHOOK_URL_HEADER;
 
 /// What KV `idempotency` remembers about a submission.
 #[derive(Serialize, Deserialize, Debug)]
@@ -55,6 +60,9 @@ pub async fn submit(
     idempotency_key: Option<String>,
 ) -> Result<BuildAccepted, ApiError> {
     validate::submission(&body)?;
+    if let Some(url) = &body.webhook_url {
+        validate::webhook_url(url, state.webhook_allow_private)?;
+    }
     // With NATS away every step below would wait out a timeout, and a buffered `QUEUED`
     // would be stored once NATS is back with no command after it: refuse at once instead
     // (nothing is queued; the caller retries).
@@ -74,12 +82,12 @@ pub async fn submit(
         }
         None => None,
     };
-    owned(state, &body).await?;
+    let project = owned(state, &body).await?;
     state.guards.submission(&body.user_id).await?;
     let build_id = ulid::Ulid::generate().to_string();
     let request_id = body.request_id.clone().unwrap_or_else(|| build_id.clone());
     let Some(kv_key) = key else {
-        enqueue(state, &body, &build_id, &request_id).await?;
+        enqueue(state, &body, project.as_deref(), &build_id, &request_id).await?;
         return Ok(accepted(state, &build_id, &body.user_id));
     };
     let remembered = Remembered {
@@ -99,8 +107,9 @@ pub async fn submit(
         }
         Err(err) => return Err(ApiError::unavailable(err.to_string())),
     }
-    enqueue(state, &body, &remembered.build_id, &remembered.request_id).await?;
-    Ok(accepted(state, &remembered.build_id, &body.user_id))
+    let (build_id, request_id) = (&remembered.build_id, &remembered.request_id);
+    enqueue(state, &body, project.as_deref(), build_id, request_id).await?;
+    Ok(accepted(state, build_id, &body.user_id))
 }
 
 /// What KV `idempotency` remembers under `kv_key`, if anything.
@@ -133,29 +142,44 @@ async fn repeat(
     // The first node may have died between remembering and publishing; publishing again
     // with the same Nats-Msg-Ids stores nothing twice.
     if state.jetstream.first(&first.build_id).await?.is_none() {
-        enqueue(state, body, &first.build_id, &first.request_id).await?;
+        let project = owned(state, body).await?;
+        enqueue(
+            state,
+            body,
+            project.as_deref(),
+            &first.build_id,
+            &first.request_id,
+        )
+        .await?;
     }
     Ok(accepted(state, &first.build_id, &body.user_id))
 }
 
-/// Refuses (404) a project or parent build that is not the submitting user's.
-async fn owned(state: &EdgeState, body: &SubmitBuild) -> Result<(), ApiError> {
+/// Refuses (404) a project, parent or restored build that is not the submitting user's;
+/// answers the build's project (for a restore without one: the restored build's).
+async fn owned(state: &EdgeState, body: &SubmitBuild) -> Result<Option<String>, ApiError> {
     if let Some(parent) = &body.parent_build_id {
         state
             .owners
             .check_build(parent, &body.user_id, &state.jetstream)
             .await?;
     }
-    if let Some(project) = &body.project_id {
+    let project = match &body.restore_from_build_id {
+        Some(from) => super::restore::check(state, body, from).await?,
+        None => body.project_id.clone(),
+    };
+    if let Some(project) = &project {
         state.owners.claim_project(project, &body.user_id).await?;
     }
-    Ok(())
+    Ok(project)
 }
 
-/// Records the build's owner, then stores its first event (queued) and its plan command.
+/// Records the build's owner (and `project`), then stores its first event (queued) and
+/// its plan command.
 async fn enqueue(
     state: &EdgeState,
     body: &SubmitBuild,
+    project: Option<&str>,
     build_id: &str,
     request_id: &str,
 ) -> Result<(), ApiError> {
@@ -170,9 +194,15 @@ async fn enqueue(
         }),
     );
     tracing::Span::current().record("buildId", build_id);
-    state.owners.record_build(build_id, &body.user_id).await?;
+    state
+        .owners
+        .record_build(build_id, &body.user_id, project)
+        .await?;
     let mut headers = HeaderMap::new();
     headers.insert(USER_HEADER, body.user_id.as_str());
+    if let Some(url) = &body.webhook_url {
+        headers.insert(WEBHOOK_URL_HEADER, url.as_str());
+    }
     state
         .publisher
         .event_with_headers(&queued, &format!("{build_id}:edge:queued"), headers)
@@ -182,8 +212,9 @@ async fn enqueue(
         request_id: request_id.to_string(),
         user_id: body.user_id.clone(),
         prompt: body.prompt.trim().to_string(),
-        project_id: body.project_id.clone(),
+        project_id: project.map(str::to_string),
         parent_build_id: body.parent_build_id.clone(),
+        restore_from_build_id: body.restore_from_build_id.clone(),
         plan: None,
         extra: Default::default(),
     };

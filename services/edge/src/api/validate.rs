@@ -7,15 +7,21 @@ use serde_json::Value;
 
 use crate::problem::ApiError;
 
-pub use buildwire_schemas::api::{MAX_ID_CHARS, MAX_PROMPT_CHARS};
+pub use buildwire_schemas::api::{MAX_ID_CHARS, MAX_PROMPT_CHARS, MAX_WEBHOOK_URL_CHARS};
 
 /// A submission's fields: JSON name, the code a refusal carries, required.
-const SUBMISSION_FIELDS: [(&str, ProblemCode, bool); 5] = [
+const SUBMISSION_FIELDS: [(&str, ProblemCode, bool); 7] = [
     ("prompt", ProblemCode::InvalidPrompt, true),
     ("userId", ProblemCode::InvalidUserId, true),
     ("projectId", ProblemCode::InvalidProjectId, false),
     ("parentBuildId", ProblemCode::InvalidParentBuildId, false),
     ("requestId", ProblemCode::InvalidRequestId, false),
+    (
+        "restoreFromBuildId",
+        ProblemCode::InvalidRestoreFromBuildId,
+        false,
+    ),
+    ("webhookUrl", ProblemCode::InvalidWebhookUrl, false),
 ];
 
 fn json_type(value: &Value) -> &'static str {
@@ -112,7 +118,49 @@ pub fn submission(body: &SubmitBuild) -> Result<(), ApiError> {
             format!("requestId must be 1-{MAX_ID_CHARS} of A-Z a-z 0-9 _ . - @ : +"),
         ));
     }
+    if let Some(restore) = &body.restore_from_build_id {
+        check_build_id(restore).map_err(|e| {
+            ApiError::invalid(
+                ProblemCode::InvalidRestoreFromBuildId,
+                format!("restoreFromBuildId: {e}"),
+            )
+        })?;
+        if body.parent_build_id.is_some() {
+            return Err(ApiError::invalid(
+                ProblemCode::InvalidRestoreFromBuildId,
+                "restoreFromBuildId and parentBuildId exclude each other: a restore starts \
+                 from the restored build's tree",
+            ));
+        }
+    }
     Ok(())
+}
+
+/// A per-build `webhookUrl`: an http(s) URL of at most [`MAX_WEBHOOK_URL_CHARS`] that
+/// passes the notifier's own target check (no loopback or private address unless
+/// `allow_private`; without DNS: the notifier checks what a name resolves to on every
+/// connection); 422 `INVALID_WEBHOOK_URL` otherwise.
+pub fn webhook_url(url: &str, allow_private: bool) -> Result<(), ApiError> {
+    let refuse = |detail: String| ApiError::invalid(ProblemCode::InvalidWebhookUrl, detail);
+    if url.chars().count() > MAX_WEBHOOK_URL_CHARS {
+        return Err(refuse(format!(
+            "webhookUrl is longer than {MAX_WEBHOOK_URL_CHARS} characters"
+        )));
+    }
+    // URL parsing drops tabs and line breaks; the text is stored as a NATS header as given.
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(refuse(
+            "webhookUrl must not contain white space or control characters".into(),
+        ));
+    }
+    let parsed = buildwire_notify::target::Url::parse(url)
+        .map_err(|e| refuse(format!("webhookUrl {url:?}: {e}")))?;
+    buildwire_notify::target::check_form("webhookUrl", &parsed, allow_private).map_err(|err| {
+        match err {
+            buildwire_notify::NotifyError::Config(reason)
+            | buildwire_notify::NotifyError::Nats(reason) => refuse(reason),
+        }
+    })
 }
 
 /// An `Idempotency-Key` header: 1-255 visible ASCII characters.
@@ -143,6 +191,8 @@ mod tests {
             user_id: user.into(),
             project_id: None,
             parent_build_id: None,
+            restore_from_build_id: None,
+            webhook_url: None,
             request_id: None,
         }
     }

@@ -4,10 +4,17 @@
 //! The broadcast stays contiguous: a stored event whose `Nats-Last-Sequence` is ahead of
 //! the feed, a NATS reconnect, or a read that failed makes the feed read the log from its
 //! head before broadcasting on. The feed runs until the hub stops it ([`Feed::stop`]).
+//!
+//! Tracing: the first event heard live while a viewer listens is broadcast inside a
+//! `deliver` span, child of the event's trace context (its NATS headers), so a build's
+//! trace shows each edge node's first delivery. Once per feed, so once per build per node:
+//! later events cost one `bool` test and nothing is allocated for them.
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use async_nats::HeaderMap;
+use buildwire_runtime::trace_context;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use tokio::sync::broadcast;
@@ -90,6 +97,7 @@ impl Feed {
             context: context.clone(),
             head,
             dirty: false,
+            delivery_traced: false,
         };
         tokio::spawn(task.run(heard));
         Ok(feed)
@@ -140,6 +148,8 @@ struct FeedTask {
     head: u64,
     /// A read is owed (the last one failed).
     dirty: bool,
+    /// The first live delivery's span was made (or the event carried no trace context).
+    delivery_traced: bool,
 }
 
 impl FeedTask {
@@ -149,7 +159,7 @@ impl FeedTask {
             tokio::select! {
                 _ = stop.cancelled() => break,
                 next = heard.next() => match next {
-                    Some(Heard::Stored { seq, prev, stored_at, payload }) => {
+                    Some(Heard::Stored { seq, prev, stored_at, payload, headers }) => {
                         if seq <= self.head {
                             continue;
                         }
@@ -158,7 +168,14 @@ impl FeedTask {
                             self.refetch("gap").await;
                             continue;
                         }
-                        self.send(Frame::decode(seq, prev, stored_at, &payload).shared());
+                        let frame = Frame::decode(seq, prev, stored_at, &payload).shared();
+                        if self.delivery_traced || self.feed.tx.receiver_count() == 0 {
+                            self.send(frame);
+                        } else {
+                            self.delivery_traced = true;
+                            let span = self.delivery_span(&frame, headers.as_ref());
+                            span.in_scope(|| self.send(frame));
+                        }
                     }
                     Some(Heard::Resync) => self.refetch("reconnect").await,
                     None => break,
@@ -200,6 +217,32 @@ impl FeedTask {
                 }
             }
         }
+    }
+
+    /// The `deliver` span of the feed's first live event with a viewer, child of the
+    /// event's trace context (disabled when the event carries none: no stray root trace).
+    fn delivery_span(&self, frame: &Frame, headers: Option<&HeaderMap>) -> tracing::Span {
+        let traced = headers.is_some_and(|h| h.get(trace_context::TRACEPARENT).is_some());
+        if !traced {
+            return tracing::Span::none();
+        }
+        let latency_ms = frame
+            .stored_at
+            .and_then(|at| (chrono::Utc::now() - at).to_std().ok())
+            .map_or(0, |elapsed| {
+                u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+            });
+        let span = tracing::info_span!(
+            "deliver",
+            buildId = %self.feed.build_id,
+            seq = frame.seq,
+            eventType = frame.type_name(),
+            viewers = self.feed.tx.receiver_count(),
+            storedToDeliveryMs = latency_ms,
+            traceId = tracing::field::Empty,
+        );
+        trace_context::adopt(&span, headers);
+        span
     }
 
     fn send(&mut self, frame: Arc<Frame>) {

@@ -3,7 +3,7 @@
 //! it may have missed some (a NATS reconnect). Behind [`LiveSource`], so the hub runs on
 //! NATS in the edge and on a channel in unit tests.
 
-use async_nats::Client;
+use async_nats::{Client, HeaderMap};
 use buildwire_runtime::jetstream::{
     NATS_LAST_SEQUENCE, NATS_SEQUENCE, NATS_TIME_STAMP, header_u64,
 };
@@ -31,6 +31,9 @@ pub enum Heard {
         stored_at: Option<DateTime<Utc>>,
         /// The stored body.
         payload: Bytes,
+        /// The message's headers (moved, not copied): the event's trace context, which
+        /// the feed reads once, for its first delivery's span.
+        headers: Option<HeaderMap>,
     },
     /// Events may have been missed (NATS reconnected): the feed reads the log.
     Resync,
@@ -59,8 +62,9 @@ impl NatsLive {
     }
 }
 
-fn heard(message: async_nats::Message) -> Option<Heard> {
-    let headers = message.headers.as_ref();
+fn heard(mut message: async_nats::Message) -> Option<Heard> {
+    let owned = message.headers.take();
+    let headers = owned.as_ref();
     let Some(seq) = header_u64(headers, NATS_SEQUENCE) else {
         tracing::warn!(subject = %message.subject, "live message without Nats-Sequence");
         return None;
@@ -72,6 +76,7 @@ fn heard(message: async_nats::Message) -> Option<Heard> {
             .and_then(|h| h.get(NATS_TIME_STAMP))
             .and_then(|v| parse_timestamp(v.as_str())),
         payload: message.payload,
+        headers: owned,
     })
 }
 

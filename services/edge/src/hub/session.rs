@@ -116,7 +116,8 @@ pub struct Session {
     sent_since_tick: bool,
     transport: &'static str,
     finished_at_open: bool,
-    _open: ConnectionGuard,
+    /// Counts the stream as open from its first step (a 204 or a failed upgrade is none).
+    open: Option<ConnectionGuard>,
     _ticket: Option<ViewerTicket>,
 }
 
@@ -144,7 +145,7 @@ impl Session {
             heartbeat: tokio::time::interval_at(start, HEARTBEAT),
             sent_since_tick: false,
             transport,
-            _open: ConnectionGuard::open(&context.metrics, transport),
+            open: None,
             _ticket: ticket,
         })
     }
@@ -161,6 +162,10 @@ impl Session {
 
     /// The next step. Cancel-safe.
     pub async fn next<I: Inbox>(&mut self, inbox: &mut I) -> Step<'_> {
+        if self.open.is_none() {
+            let metrics = &self.cursor.context().metrics;
+            self.open = Some(ConnectionGuard::open(metrics, self.transport));
+        }
         if let Some(greeting) = self.greeting.take() {
             return self.greet(*greeting);
         }

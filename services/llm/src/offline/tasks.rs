@@ -61,7 +61,7 @@ pub fn new_app_tasks(kind: AppKind, files: &[ProjectFile]) -> Vec<PlanTask> {
                     "Set up Vite, React and TypeScript".into(),
                     format!(
                         "Write {paths} for the {label}: Vite 6 with the React plugin, strict TypeScript \
-                         checked by the build, relative asset paths for previews."
+                         checked while the build bundles, relative asset paths for previews."
                     ),
                     1500,
                 ),

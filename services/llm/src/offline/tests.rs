@@ -168,7 +168,11 @@ fn picks_each_app_and_writes_every_file() {
             serde_json::from_str(content(&tree, "package.json")).expect("package.json is JSON");
         assert_eq!(manifest["private"], true);
         assert_eq!(manifest["type"], "module");
-        assert_eq!(manifest["scripts"]["build"], "tsc --noEmit && vite build");
+        assert_eq!(
+            manifest["scripts"]["build"],
+            "tsc --noEmit & vite build && wait $!"
+        );
+        assert_eq!(manifest["scripts"]["typecheck"], "tsc --noEmit");
         assert_eq!(manifest["devDependencies"]["vite"], VITE_VERSION);
         assert_eq!(manifest["name"], format!("buildwire-{slug}"));
         for section in ["dependencies", "devDependencies"] {

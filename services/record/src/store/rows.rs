@@ -76,6 +76,8 @@ pub(crate) fn progress_of(row: build_progress::Model) -> Result<BuildProgress, R
             ),
             _ => None,
         },
+        // Not stored: the edge reads it from the build's first event's headers.
+        trace_id: None,
         build_id: row.build_id,
     })
 }

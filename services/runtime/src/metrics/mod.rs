@@ -47,13 +47,15 @@ pub const TOKEN_KINDS: [&str; 4] = ["input", "output", "cache_read", "cache_crea
 /// The providers whose token series start at zero.
 pub const PROVIDERS: [&str; 3] = ["anthropic", "openai", "offline"];
 /// Event types the recorder stores (stream-only types such as `heartbeat` are never stored).
-pub const STORED_TYPES: [&str; 20] = [
+pub const STORED_TYPES: [&str; 22] = [
     "status",
     "plan_generated",
     "plan_failed",
     "task_started",
     "task_completed",
     "task_failed",
+    "file_progress",
+    "usage",
     "execute_failed",
     "build_started",
     "build_progress",

@@ -131,7 +131,11 @@ impl Role {
                 p.publish(["$JS.API.DIRECT.GET.EVENTS", "$JS.API.DIRECT.GET.EVENTS.>"]);
                 p.publish(["build.*.events"]);
             }
-            Role::Notify => p.pulls("EVENTS", "notify"),
+            Role::Notify => {
+                p.pulls("EVENTS", "notify");
+                // A build's own webhook endpoint: the header of its first event.
+                p.publish(["$JS.API.DIRECT.GET.EVENTS", "$JS.API.DIRECT.GET.EVENTS.>"]);
+            }
             Role::Ops => p.operator(),
         }
         Some(p)

@@ -106,6 +106,7 @@ impl Rig {
             prev: Some(stored.prev),
             stored_at: Some(chrono::Utc::now()),
             payload: payload.clone(),
+            headers: None,
         });
         stored.seq
     }

@@ -17,9 +17,16 @@ async fn a_viewer_gets_history_then_live_events_once_and_ends_after_the_terminal
         take(&mut session, &mut NoInbox, 2).await,
         vec![Seen::Event(last), Seen::End(Disconnect::finished())]
     );
-    // With everything already, a client is told so at once (SSE answers 204).
+    // With everything already, a client is told so at once (SSE answers 204), and a
+    // stream that never took a step is not counted as a connection.
+    let opened = "buildwire_edge_connections_opened_total{transport=\"ws\"} 1";
+    assert!(rig.metric(opened), "{}", rig.metrics.render());
     let done = rig.open(last).await;
     assert!(done.finished_at_open());
+    drop(done);
+    assert!(rig.metric(opened), "a 204 is no connection");
+    drop(session);
+    assert!(rig.metric("buildwire_edge_connections{transport=\"ws\"} 0"));
 }
 
 #[tokio::test]
@@ -172,4 +179,24 @@ async fn an_unknown_build_is_refused_and_shutdown_ends_streams_with_going_away()
         take(&mut session, &mut NoInbox, 1).await,
         vec![end(DisconnectReason::GoingAway, Some(first))]
     );
+}
+
+#[tokio::test]
+async fn events_purged_while_a_viewer_catches_up_give_a_fresh_greeting_not_a_gap() {
+    // The window (2) is far ahead: the viewer pages through the log (256 a read), and the
+    // events after its first page are purged before it reads the second.
+    let rig = rig(2, 8, LINGER);
+    let stored = rig.steps(300);
+    let mut session = rig.open(stored[0]).await;
+    let first = take(&mut session, &mut NoInbox, 1 + 256).await;
+    assert_eq!(first[0], hello(stored[299], true));
+    assert_eq!(first[1..], events(&stored[1..=256])[..]);
+    rig.log.purge(BUILD, stored[280]);
+    assert_eq!(
+        take(&mut session, &mut NoInbox, 2).await,
+        vec![hello(stored[299], false), Seen::Snapshot(stored[299])]
+    );
+    let live = rig.store(status(300));
+    assert_eq!(take(&mut session, &mut NoInbox, 1).await, events(&[live]));
+    assert!(quiet(&mut session).await.is_empty(), "nothing twice");
 }

@@ -1,5 +1,7 @@
 //! The offline provider's apps: React 19 + strict TypeScript + Tailwind CSS 3 on Vite 6,
-//! built by `npm run build` (`tsc --noEmit && vite build`). Every app shares a scaffold
+//! built by `npm run build`: `tsc --noEmit & vite build && wait $!`, the type check
+//! running while Vite bundles (two cores instead of one, about a second less), and the
+//! build failing when either fails (`wait` answers tsc's status). Every app shares a scaffold
 //! (package.json with exact pins, Vite/TypeScript/Tailwind/PostCSS configs, `index.html`,
 //! `src/main.tsx`, `src/config.ts` with everything taken from the prompt, the header with a
 //! dark-mode toggle, a localStorage hook, the list filter hook) and adds its components
@@ -151,7 +153,8 @@ fn package_json(slug: &str) -> String {
   "type": "module",
   "scripts": {{
     "dev": "vite",
-    "build": "tsc --noEmit && vite build",
+    "build": "tsc --noEmit & vite build && wait $!",
+    "typecheck": "tsc --noEmit",
     "preview": "vite preview"
   }},
   "dependencies": {{
