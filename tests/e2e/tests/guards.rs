@@ -14,13 +14,19 @@ use crate::edge_clients::{KEYS, Node, SERVICE_KEY, http};
 use crate::support::{build_id, submit};
 
 async fn post(node: &Node, user: &str) -> (u16, Option<u64>, Value) {
-    let response = http()
+    post_keyed(node, user, None).await
+}
+
+/// `post` with an optional `Idempotency-Key`.
+async fn post_keyed(node: &Node, user: &str, key: Option<&str>) -> (u16, Option<u64>, Value) {
+    let mut request = http()
         .post(format!("{}/v1/builds", node.http()))
         .bearer_auth(SERVICE_KEY)
-        .json(&json!({ "prompt": "Create a timer", "userId": user }))
-        .send()
-        .await
-        .expect("post");
+        .json(&json!({ "prompt": "Create a timer", "userId": user }));
+    if let Some(key) = key {
+        request = request.header("Idempotency-Key", key);
+    }
+    let response = request.send().await.expect("post");
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -122,6 +128,8 @@ async fn fatal_failures_open_the_circuit_on_every_node_and_it_closes_after_the_w
         202,
         "soft failures do not count"
     );
+    let (status, _, accepted) = post_keyed(&a, "user-1", Some("kept")).await;
+    assert_eq!(status, 202, "{accepted}");
     // Three fatal ones do, on both nodes.
     for _ in 0..3 {
         fail("fatal").await;
@@ -140,6 +148,11 @@ async fn fatal_failures_open_the_circuit_on_every_node_and_it_closes_after_the_w
                 .contains("reopen at")
         );
         assert!((1..=6).contains(&retry_after.expect("Retry-After")));
+        // A retry of a submission accepted before the circuit opened still gets its
+        // build: the key is looked up before the circuit is.
+        let (status, _, again) = post_keyed(node, "user-1", Some("kept")).await;
+        assert_eq!(status, 202, "{again}");
+        assert_eq!(again["buildId"], accepted["buildId"]);
     }
     assert_eq!(
         post(&b, "someone-else").await.0,
