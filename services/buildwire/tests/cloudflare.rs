@@ -45,11 +45,7 @@ impl Stack {
             .stderr(Stdio::from(log))
             .spawn()
             .expect("buildwire up starts");
-        let line = common::first_line(&mut up, Duration::from_secs(90)).await;
-        let base = line
-            .strip_prefix("buildwire ready ")
-            .expect("the ready line")
-            .to_string();
+        let base = common::ready(&mut up, Duration::from_secs(90)).await;
         Stack {
             base,
             http: reqwest::Client::new(),
@@ -59,41 +55,15 @@ impl Stack {
     }
 
     async fn submit(&self, body: Value) -> String {
-        let answer: Value = self
-            .http
-            .post(format!("{}/v1/builds", self.base))
-            .bearer_auth(KEY)
-            .json(&body)
-            .send()
-            .await
-            .expect("submit")
-            .json()
-            .await
-            .expect("json");
-        answer["buildId"].as_str().expect("buildId").to_string()
+        common::submit(&self.http, &self.base, KEY, &body).await
     }
 
     /// The build's events once it ended (within 4 minutes: real npm).
     async fn finished(&self, id: &str) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
-            let page: Value = self
-                .http
-                .get(format!("{}/v1/builds/{id}/events?limit=1000", self.base))
-                .bearer_auth(KEY)
-                .send()
-                .await
-                .expect("events")
-                .json()
-                .await
-                .expect("json");
-            let events = page["events"].as_array().cloned().unwrap_or_default();
-            if events.iter().any(|e| {
-                matches!(
-                    e["type"].as_str(),
-                    Some("complete" | "failed" | "cancelled")
-                )
-            }) {
+            let events = common::events(&self.http, &self.base, KEY, id).await;
+            if events.iter().any(common::ended) {
                 return events;
             }
             if Instant::now() > deadline {
@@ -201,16 +171,7 @@ async fn builds_deploy_to_cloudflare_pages_and_the_main_app_hears_of_them() {
         "{html}"
     );
     in_chromium(preview).await;
-    let status: Value = stack
-        .http
-        .get(format!("{}/v1/builds/{first}", stack.base))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status = common::progress(&stack.http, &stack.base, KEY, &first).await;
     assert_eq!(status["previewUrl"], preview);
     let uploaded_first = fake.files_uploaded();
     assert_eq!(uploaded_first, deployment.manifest.len(), "every file once");
@@ -272,12 +233,7 @@ async fn builds_deploy_to_cloudflare_pages_and_the_main_app_hears_of_them() {
         assert_eq!(hook.id, format!("evt_{build}_{seq}"));
     }
     // Counted on the edge's /metrics (it appends the process's other services').
-    let metrics = reqwest::get(format!("{}/metrics", stack.base))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = common::metrics(&format!("{}/metrics", stack.base)).await;
     assert!(
         metrics.contains("buildwire_notify_webhooks_total{outcome=\"delivered\"} 2"),
         "{metrics}"

@@ -8,6 +8,7 @@
 //! `package.json` cannot reach the stack or the data dir; faults end the build with
 //! `*_failed` carrying `code`, `retryable` and `suggestedAction`.
 
+mod common;
 mod llm;
 
 use std::sync::Arc;
@@ -18,7 +19,7 @@ use buildwire_fakes::anthropic;
 use buildwire_testkit::NatsFixture;
 use serde_json::{Value, json};
 
-use llm::{Api, Model, SERVICE_KEY, Stack, app, of_type, summary};
+use llm::{Api, Model, SERVICE_KEY, Stack, Tokens, app, of_type, summary};
 
 fn refs<'a>(files: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     files.iter().map(|(p, c)| (*p, c.as_str())).collect()
@@ -38,6 +39,15 @@ fn usage_of<'a>(events: &'a [Value], task: Option<&str>) -> &'a Value {
         .unwrap_or_else(|| panic!("a usage event for {task:?}: {:#?}", summary(events)))
 }
 
+/// Scripts a new app's plan (tasks `scaffold` and `app`) and its `scaffold` task (the tiny
+/// app's project files): their token figures.
+fn plan_with_scaffold(model: &Model) -> (Tokens, Tokens) {
+    let scaffold = app::scaffold(&app::package_json(app::BUILD));
+    let plan = model.plan(&[("scaffold", "Project setup"), ("app", "Create src/App.tsx")]);
+    let scaffolded = model.task(&refs(&scaffold), None);
+    (plan, scaffolded)
+}
+
 /// Every scripted answer was used.
 fn all_used(model: &Model) {
     assert_eq!(model.fake.unused(), 0, "scripted answers left over");
@@ -51,11 +61,9 @@ async fn anthropic_builds_auto_fixes_follows_up_cancels_and_sandboxes() {
     let started = Instant::now();
 
     // 1. A new app whose first answer does not compile; auto-fix makes it a preview.
-    let scaffold = app::scaffold(&app::package_json(app::BUILD));
     let broken = app::app_tsx("Tiny Todo", true);
     let fixed = app::app_tsx("Tiny Todo", false);
-    let plan = model.plan(&[("scaffold", "Project setup"), ("app", "Create src/App.tsx")]);
-    let scaffolded = model.task(&refs(&scaffold), None);
+    let (plan, scaffolded) = plan_with_scaffold(&model);
     let written = model.task(&[("src/App.tsx", &broken)], Some(Duration::from_millis(70)));
     let fix = model.task(&[("src/App.tsx", &fixed)], None);
     let id = stack
@@ -222,14 +230,8 @@ async fn anthropic_builds_auto_fixes_follows_up_cancels_and_sandboxes() {
         })
         .await;
     let asked = Instant::now();
-    let answer = stack
-        .http
-        .post(format!("{}/v1/builds/{slow}/cancel", stack.base))
-        .bearer_auth(SERVICE_KEY)
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(answer.status().as_u16(), 202);
+    let answer = common::cancel(&stack.http, &stack.base, SERVICE_KEY, &slow).await;
+    assert_eq!(answer.as_u16(), 202);
     let gone = model
         .fake
         .wait_disconnect(Duration::from_secs(3))
@@ -482,9 +484,7 @@ async fn openai_compatible_model_writes_a_working_preview() {
     let model = Model::start(Api::OpenAi).await;
     let stack = Stack::start(&nats.url(), &model.env()).await;
     let started = Instant::now();
-    let scaffold = app::scaffold(&app::package_json(app::BUILD));
-    let plan = model.plan(&[("scaffold", "Project setup"), ("app", "Create src/App.tsx")]);
-    let scaffolded = model.task(&refs(&scaffold), None);
+    let (plan, scaffolded) = plan_with_scaffold(&model);
     let app_tsx = app::app_tsx("Open Todo", false);
     let written = model.task(
         &[("src/App.tsx", &app_tsx)],

@@ -69,34 +69,14 @@ struct Api {
 
 impl Api {
     async fn submit(&self, body: Value) -> String {
-        let answer: Value = self
-            .http
-            .post(format!("{}/v1/builds", self.base))
-            .bearer_auth(&self.key)
-            .json(&body)
-            .send()
-            .await
-            .expect("submit")
-            .json()
-            .await
-            .expect("json");
-        answer["buildId"].as_str().expect("buildId").to_string()
+        common::submit(&self.http, &self.base, &self.key, &body).await
     }
 
     /// The build's progress once its status is `status` (any other end panics).
     async fn finished(&self, id: &str, status: &str) -> Value {
         let deadline = Instant::now() + Duration::from_secs(300);
         loop {
-            let progress: Value = self
-                .http
-                .get(format!("{}/v1/builds/{id}", self.base))
-                .bearer_auth(&self.key)
-                .send()
-                .await
-                .expect("status")
-                .json()
-                .await
-                .expect("json");
+            let progress = common::progress(&self.http, &self.base, &self.key, id).await;
             match progress["status"].as_str() {
                 Some(s) if s == status => return progress,
                 Some("completed" | "failed" | "cancelled") => panic!("the build ended: {progress}"),
@@ -115,11 +95,7 @@ async fn up_runs_each_service_as_its_own_nats_user_and_refuses_anonymous_clients
     let mut up = common::managed(&["up"], data.path())
         .spawn()
         .expect("buildwire up starts");
-    let line = common::first_line(&mut up, Duration::from_secs(60)).await;
-    let base = line
-        .strip_prefix("buildwire ready ")
-        .expect("the ready line")
-        .to_string();
+    let base = common::ready(&mut up, Duration::from_secs(60)).await;
 
     // Passwords generated once, readable by their owner only; the server has hashes.
     let nats_dir = data.path().join("nats");
@@ -202,13 +178,8 @@ async fn up_runs_each_service_as_its_own_nats_user_and_refuses_anonymous_clients
     let cancelled = api
         .submit(json!({"prompt": "Create a timer app", "userId": "auth-user"}))
         .await;
-    let answer = http
-        .post(format!("{base}/v1/builds/{cancelled}/cancel"))
-        .bearer_auth(&api.key)
-        .send()
-        .await
-        .expect("cancel");
-    assert!(answer.status().is_success(), "{}", answer.status());
+    let answer = common::cancel(&http, &base, &api.key, &cancelled).await;
+    assert!(answer.is_success(), "{answer}");
     api.finished(&cancelled, "cancelled").await;
 
     // The operator saw it live and reads it from EVENTS.

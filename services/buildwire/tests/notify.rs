@@ -11,11 +11,11 @@ use std::collections::{BTreeMap, HashMap};
 use std::process::Stdio;
 use std::time::Duration;
 
-use buildwire_runtime::nats::{Definitions, Role};
+use buildwire_runtime::nats::Role;
 use buildwire_runtime::publish::Publisher;
 use buildwire_schemas::events::{Complete, DeployLog, Severity, StatusCode, StatusUpdate};
 use buildwire_schemas::{BuildStatus, Event, EventBody};
-use buildwire_testkit::{NatsFixture, connect, eventually};
+use buildwire_testkit::{NatsFixture, applied, eventually};
 use buildwire_webhook_receiver::{Receiver, secret};
 use tokio::process::{Child, Command};
 
@@ -78,12 +78,7 @@ fn body(n: usize) -> EventBody {
 async fn a_killed_notifier_loses_nothing_and_never_changes_an_id() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let fixture = NatsFixture::start();
-    let admin = connect(&fixture.url()).await;
-    Definitions::embedded()
-        .expect("definitions")
-        .apply(&admin, None)
-        .await
-        .expect("applied");
+    let admin = applied(&fixture.url()).await;
     let key = secret();
     let receiver = Receiver::start(&key).await;
     // Each answer takes a while, so the kill lands while a POST is in flight.
@@ -185,12 +180,7 @@ async fn a_killed_notifier_loses_nothing_and_never_changes_an_id() {
     );
 
     // The restarted notifier serves its metrics.
-    let text = reqwest::get(format!("http://{metrics}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = common::metrics(&format!("http://{metrics}/metrics")).await;
     assert!(
         text.contains("buildwire_notify_webhooks_total{outcome=\"delivered\"}"),
         "{text}"

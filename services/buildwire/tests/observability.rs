@@ -70,14 +70,8 @@ async fn submit(http: &reqwest::Client, base: &str, parent: Option<&Parent>) -> 
             .header("traceparent", parent.header())
             .header("tracestate", "mainapp=1");
     }
-    let answer: Value = request
-        .json(&json!({"prompt": "Create a todo app with dark mode", "userId": "u-otel"}))
-        .send()
-        .await
-        .expect("submit")
-        .json()
-        .await
-        .expect("json");
+    let body = json!({"prompt": "Create a todo app with dark mode", "userId": "u-otel"});
+    let answer = common::submitted(request, &body).await;
     let field = |name: &str| {
         answer[name]
             .as_str()
@@ -106,15 +100,7 @@ fn watch(
 
 /// `GET /v1/builds/{id}`'s `traceId`.
 async fn trace_id_of(http: &reqwest::Client, base: &str, build_id: &str) -> Value {
-    let progress: Value = http
-        .get(format!("{base}/v1/builds/{build_id}"))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("progress")
-        .json()
-        .await
-        .expect("json");
+    let progress = common::progress(http, base, KEY, build_id).await;
     assert!(
         progress
             .as_object()
@@ -128,15 +114,7 @@ async fn trace_id_of(http: &reqwest::Client, base: &str, build_id: &str) -> Valu
 async fn completed(http: &reqwest::Client, base: &str, build_id: &str) {
     let deadline = Instant::now() + Duration::from_secs(240);
     loop {
-        let page: Value = http
-            .get(format!("{base}/v1/builds/{build_id}/events?limit=1000"))
-            .bearer_auth(KEY)
-            .send()
-            .await
-            .expect("events")
-            .json()
-            .await
-            .expect("json");
+        let page = common::events_page(http, base, KEY, build_id).await;
         let types: Vec<&str> = page["events"]
             .as_array()
             .map(|events| events.iter().filter_map(|e| e["type"].as_str()).collect())

@@ -35,35 +35,11 @@ impl Stack {
     }
 
     async fn submit(&self, body: Value) -> String {
-        let answer: Value = self
-            .http
-            .post(format!("{}/v1/builds", self.base))
-            .bearer_auth(KEY)
-            .json(&body)
-            .send()
-            .await
-            .expect("submit")
-            .json()
-            .await
-            .expect("json");
-        answer["buildId"].as_str().expect("buildId").to_string()
+        common::submit(&self.http, &self.base, KEY, &body).await
     }
 
     async fn events(&self, build_id: &str) -> Vec<Value> {
-        let page: Value = self
-            .http
-            .get(format!(
-                "{}/v1/builds/{build_id}/events?limit=1000",
-                self.base
-            ))
-            .bearer_auth(KEY)
-            .send()
-            .await
-            .expect("events")
-            .json()
-            .await
-            .expect("json");
-        page["events"].as_array().cloned().unwrap_or_default()
+        common::events(&self.http, &self.base, KEY, build_id).await
     }
 
     /// Events until `until` matches one (or the build ends), within `limit`.
@@ -123,13 +99,20 @@ impl Stack {
     }
 
     async fn finished(&self, build_id: &str) -> Vec<Value> {
-        self.wait_for(build_id, Duration::from_secs(240), |e| {
-            matches!(
-                e["type"].as_str(),
-                Some("complete" | "failed" | "cancelled")
-            )
-        })
-        .await
+        self.wait_for(build_id, Duration::from_secs(240), common::ended)
+            .await
+    }
+
+    /// The build's events once it ended, which it did with `complete`.
+    async fn completed(&self, build_id: &str) -> Vec<Value> {
+        let events = self.finished(build_id).await;
+        assert_eq!(
+            events.last().map(|e| e["type"].clone()),
+            Some(json!("complete")),
+            "{:#?}",
+            summary(&events)
+        );
+        events
     }
 }
 
@@ -247,16 +230,7 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
             .as_u16(),
         403
     );
-    let status: Value = stack
-        .http
-        .get(format!("{}/v1/builds/{id}", stack.base))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("status")
-        .json()
-        .await
-        .expect("json");
+    let status = common::progress(&stack.http, &stack.base, KEY, &id).await;
     assert_eq!(status["status"], "completed");
     assert_eq!(status["previewUrl"].as_str(), Some(preview.as_str()));
     let fresh = status["buildLogUrl"]
@@ -294,13 +268,7 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
     let follow = stack
         .submit(json!({ "prompt": "Add a search feature", "userId": "user-1", "projectId": "proj-1", "parentBuildId": id }))
         .await;
-    let events = stack.finished(&follow).await;
-    assert_eq!(
-        events.last().map(|e| e["type"].clone()),
-        Some(json!("complete")),
-        "{:#?}",
-        summary(&events)
-    );
+    let events = stack.completed(&follow).await;
     let modified: Vec<&Value> = events
         .iter()
         .filter(|e| e["type"] == "task_completed")
@@ -404,13 +372,7 @@ async fn every_offline_app_works_in_chromium_and_waiting_builds_hear_their_place
             "userId": "user-1", "projectId": project, "parentBuildId": parent,
         }))
         .await;
-    let events = stack.finished(&follow).await;
-    assert_eq!(
-        events.last().map(|e| e["type"].clone()),
-        Some(json!("complete")),
-        "{:#?}",
-        summary(&events)
-    );
+    let events = stack.completed(&follow).await;
     let log = stack.log(&events).await;
     assert!(
         log.contains("reused from this project's previous build"),
@@ -468,14 +430,8 @@ async fn cancel_during_npm_install_stops_npm_within_two_seconds() {
     let builds = stack.data.path().join("builds");
     let marker = builds.to_string_lossy().into_owned();
     let cancelled_at = Instant::now();
-    let answer = stack
-        .http
-        .post(format!("{}/v1/builds/{id}/cancel", stack.base))
-        .bearer_auth(KEY)
-        .send()
-        .await
-        .expect("cancel");
-    assert_eq!(answer.status().as_u16(), 202);
+    let answer = common::cancel(&stack.http, &stack.base, KEY, &id).await;
+    assert_eq!(answer.as_u16(), 202);
     let events = stack.finished(&id).await;
     assert_eq!(
         events.last().map(|e| e["type"].clone()),

@@ -11,13 +11,13 @@ use std::time::Duration;
 use buildwire_deploy::DeployStage;
 use buildwire_fakes_cloudflare::FakeCloudflare;
 use buildwire_runtime::Config;
-use buildwire_runtime::nats::{Definitions, Nats, Role};
+use buildwire_runtime::nats::{Nats, Role};
 use buildwire_runtime::objects::{Artifacts, Bucket};
 use buildwire_runtime::publish::Publisher;
 use buildwire_runtime::stage::{self, WorkerOptions};
 use buildwire_schemas::events::{DeployUpdate, ErrorSeverity};
 use buildwire_schemas::{Event, EventBody, Stage, StageCommand};
-use buildwire_testkit::{NatsFixture, connect, eventually, stored_events};
+use buildwire_testkit::{NatsFixture, applied, connect, eventually, stored_events};
 use tokio_util::sync::CancellationToken;
 
 const ACCOUNT: &str = "acc0123";
@@ -33,12 +33,7 @@ struct Env {
 
 async fn env() -> Env {
     let fixture = NatsFixture::start();
-    let admin = connect(&fixture.url()).await;
-    Definitions::embedded()
-        .expect("definitions parse")
-        .apply(&admin, None)
-        .await
-        .expect("definitions apply");
+    let admin = applied(&fixture.url()).await;
     let deployer = connect(&fixture.url_as(Role::Deploy)).await;
     Env {
         fixture,

@@ -14,7 +14,7 @@ use buildwire_plan::{LlmStep, fail_llm, restore, starting_files};
 use buildwire_runtime::objects::{FileTree, Sources};
 use buildwire_runtime::paths;
 use buildwire_runtime::stage::{Job, StageError, StageHandler};
-use buildwire_schemas::events::{StatusCode, StatusUpdate, TaskDetails, TaskUpdate};
+use buildwire_schemas::events::{PlanTask, StatusCode, StatusUpdate, TaskDetails, TaskUpdate};
 use buildwire_schemas::{BuildStatus, EventBody, Stage};
 
 /// Runs plans with `provider`.
@@ -118,16 +118,7 @@ impl StageHandler for ExecuteStage {
             let written = match step.drive(job, call).await? {
                 Ok(written) => written,
                 Err(err) => {
-                    let details = TaskDetails {
-                        error: Some(err.to_string()),
-                        ..TaskDetails::default()
-                    };
-                    job.emit(EventBody::TaskFailed(task(
-                        &planned.id,
-                        &planned.name,
-                        Some(details),
-                    )))
-                    .await?;
+                    task_failed(job, planned, err.to_string()).await?;
                     return fail_llm(job, &err).await;
                 }
             };
@@ -140,16 +131,7 @@ impl StageHandler for ExecuteStage {
                         checked.push(file);
                     }
                     Err(err) => {
-                        let details = TaskDetails {
-                            error: Some(err.to_string()),
-                            ..TaskDetails::default()
-                        };
-                        job.emit(EventBody::TaskFailed(task(
-                            &planned.id,
-                            &planned.name,
-                            Some(details),
-                        )))
-                        .await?;
+                        task_failed(job, planned, err.to_string()).await?;
                         return Err(StageError::fatal("INVALID_PATH", err.to_string()));
                     }
                 }
@@ -187,4 +169,19 @@ impl StageHandler for ExecuteStage {
         job.forward(Stage::Build, &command).await?;
         Ok(())
     }
+}
+
+/// Emits `task_failed` for `planned`, with `error` as its error.
+async fn task_failed(job: &mut Job, planned: &PlanTask, error: String) -> Result<(), StageError> {
+    let details = TaskDetails {
+        error: Some(error),
+        ..TaskDetails::default()
+    };
+    job.emit(EventBody::TaskFailed(task(
+        &planned.id,
+        &planned.name,
+        Some(details),
+    )))
+    .await?;
+    Ok(())
 }

@@ -3,6 +3,8 @@
 //! to a callback as it arrives (live [`Delta::ToolProgress`], [`Delta::Usage`],
 //! [`Delta::Retry`]) and return a [`CallSummary`]; the plain forms are the same without.
 
+use std::ops::ControlFlow;
+
 use buildwire_schemas::events::{Plan, PlanTask};
 use futures::StreamExt;
 
@@ -70,40 +72,38 @@ pub async fn plan_observed(
     files: &[ProjectFile],
     observe: Observer<'_>,
 ) -> Result<(Plan, CallSummary), LlmError> {
-    let mut answer = provider.complete(Completion {
+    let completion = Completion {
         system: PLAN_SYSTEM.into(),
         prompt: prompt.into(),
         files: files.to_vec(),
         task: None,
         tools: vec![tools::submit_plan()],
-    });
-    let mut said = String::new();
-    let mut summary = CallSummary::default();
-    while let Some(delta) = answer.next().await {
-        let delta = delta?;
-        summary.see(&delta);
-        observe(&delta);
-        match delta {
-            Delta::Text(text) => said.push_str(&text),
-            Delta::ToolUse { name, input, .. } if name == SUBMIT_PLAN => {
-                let tasks = tools::parse_plan_input(&input)?;
-                let plan = Plan {
-                    id: plan_id(prompt, &tasks),
-                    total_estimated_time: tasks.iter().map(|task| task.estimated_duration).sum(),
-                    tasks,
-                };
-                return Ok((plan, summary));
-            }
-            Delta::ToolUse { name, .. } => {
-                tracing::warn!(provider = provider.name(), tool = %name, "ignoring an unexpected tool call while planning");
-            }
-            Delta::ToolProgress { .. } | Delta::Usage(_) | Delta::Retry { .. } => {}
-        }
+    };
+    let reading = read_calls(
+        provider,
+        completion,
+        SUBMIT_PLAN,
+        observe,
+        &mut |input| {
+            let tasks = tools::parse_plan_input(input)?;
+            Ok(ControlFlow::Break(Plan {
+                id: plan_id(prompt, &tasks),
+                total_estimated_time: tasks.iter().map(|task| task.estimated_duration).sum(),
+                tasks,
+            }))
+        },
+        &|name| {
+            tracing::warn!(provider = provider.name(), tool = %name, "ignoring an unexpected tool call while planning");
+        },
+    )
+    .await?;
+    match reading.found {
+        Some(plan) => Ok((plan, reading.summary)),
+        None => Err(LlmError::MissingToolCall {
+            tool: SUBMIT_PLAN,
+            detail: replied(&reading.said),
+        }),
     }
-    Err(LlmError::MissingToolCall {
-        tool: SUBMIT_PLAN,
-        detail: replied(&said),
-    })
 }
 
 /// Asks `provider` to carry out `task` of the plan for `prompt`, given the project's
@@ -164,32 +164,30 @@ async fn write_files(
     files: &[ProjectFile],
     observe: Observer<'_>,
 ) -> Result<(Vec<ProjectFile>, CallSummary), LlmError> {
-    let mut answer = provider.complete(Completion {
+    let completion = Completion {
         system: system.into(),
         prompt: prompt.into(),
         files: files.to_vec(),
         task: Some(task.clone()),
         tools: vec![tools::write_file()],
-    });
-    let mut said = String::new();
+    };
     let mut written = Vec::new();
-    let mut summary = CallSummary::default();
-    while let Some(delta) = answer.next().await {
-        let delta = delta?;
-        summary.see(&delta);
-        observe(&delta);
-        match delta {
-            Delta::Text(text) => said.push_str(&text),
-            Delta::ToolUse { name, input, .. } if name == WRITE_FILE => {
-                let file = tools::parse_write_file(&input)?;
-                apply_writes(&mut written, std::slice::from_ref(&file));
-            }
-            Delta::ToolUse { name, .. } => {
-                tracing::warn!(provider = provider.name(), tool = %name, task = %task.id, "ignoring an unexpected tool call while writing");
-            }
-            Delta::ToolProgress { .. } | Delta::Usage(_) | Delta::Retry { .. } => {}
-        }
-    }
+    let reading = read_calls(
+        provider,
+        completion,
+        WRITE_FILE,
+        observe,
+        &mut |input| {
+            let file = tools::parse_write_file(input)?;
+            apply_writes(&mut written, std::slice::from_ref(&file));
+            Ok(ControlFlow::<()>::Continue(()))
+        },
+        &|name| {
+            tracing::warn!(provider = provider.name(), tool = %name, task = %task.id, "ignoring an unexpected tool call while writing");
+        },
+    )
+    .await?;
+    let (said, summary) = (reading.said, reading.summary);
     if written.is_empty() {
         return Err(LlmError::MissingToolCall {
             tool: WRITE_FILE,
@@ -197,6 +195,56 @@ async fn write_files(
         });
     }
     Ok((written, summary))
+}
+
+/// One model call as [`read_calls`] read it.
+struct Reading<T> {
+    /// What `on_call` broke with (`None`: the answer ended first).
+    found: Option<T>,
+    /// The text the model said on the way.
+    said: String,
+    /// What the call used.
+    summary: CallSummary,
+}
+
+/// Sends `completion` to `provider` and reads its answer: every delta goes to `observe`,
+/// every call of `tool` (its input) to `on_call`, any other tool's name to `on_other`.
+/// Stops (dropping the answer, which aborts its request) once `on_call` breaks.
+async fn read_calls<T>(
+    provider: &dyn Provider,
+    completion: Completion,
+    tool: &str,
+    observe: Observer<'_>,
+    on_call: &mut (dyn FnMut(&serde_json::Value) -> Result<ControlFlow<T>, LlmError> + Send),
+    on_other: &(dyn Fn(&str) + Sync),
+) -> Result<Reading<T>, LlmError> {
+    let mut answer = provider.complete(completion);
+    let mut said = String::new();
+    let mut summary = CallSummary::default();
+    while let Some(delta) = answer.next().await {
+        let delta = delta?;
+        summary.see(&delta);
+        observe(&delta);
+        match delta {
+            Delta::Text(text) => said.push_str(&text),
+            Delta::ToolUse { name, input, .. } if name == tool => {
+                if let ControlFlow::Break(found) = on_call(&input)? {
+                    return Ok(Reading {
+                        found: Some(found),
+                        said,
+                        summary,
+                    });
+                }
+            }
+            Delta::ToolUse { name, .. } => on_other(&name),
+            Delta::ToolProgress { .. } | Delta::Usage(_) | Delta::Retry { .. } => {}
+        }
+    }
+    Ok(Reading {
+        found: None,
+        said,
+        summary,
+    })
 }
 
 /// What the model said instead of calling the tool, shortened for an error message.

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use buildwire_runtime::error::chain;
 use chrono::{DateTime, Utc};
 use reqwest::{StatusCode, Url};
 use tokio_util::sync::CancellationToken;
@@ -196,7 +197,7 @@ impl Sender {
                         tracing::warn!(id = %hook.id, attempt, %status, ?wait, "webhook refused; retrying")
                     }
                     Err(err) => {
-                        tracing::warn!(id = %hook.id, attempt, err = %error_chain(err), ?wait, "webhook not delivered; retrying")
+                        tracing::warn!(id = %hook.id, attempt, err = %chain(err), ?wait, "webhook not delivered; retrying")
                     }
                 }
             }
@@ -244,16 +245,4 @@ enum Failure {
     Lookup(NotifyError),
     /// It is refused: the webhook is not sent.
     Refused(NotifyError),
-}
-
-/// An error with its causes (reqwest's own message hides the refused resolver's reason).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }

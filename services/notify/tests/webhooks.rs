@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use buildwire_notify::{Metrics, NotifyOptions, RetryPolicy, Secret};
 use buildwire_runtime::Config;
-use buildwire_runtime::nats::{Definitions, Nats, Role};
+use buildwire_runtime::nats::{Nats, Role};
 use buildwire_runtime::publish::Publisher;
 use buildwire_schemas::events::{
     Cancelled, Complete, DeployLog, ErrorSeverity, Failed, Severity, StatusCode, StatusUpdate,
 };
 use buildwire_schemas::{BuildStatus, Event, EventBody, Stage};
-use buildwire_testkit::{NatsFixture, connect, eventually, stored_events};
+use buildwire_testkit::{NatsFixture, applied, connect, eventually, stored_events};
 use buildwire_webhook_receiver::{Delivery, Receiver, secret};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -31,12 +31,7 @@ struct Env {
 async fn env() -> Env {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let fixture = NatsFixture::start();
-    let admin = connect(&fixture.url()).await;
-    Definitions::embedded()
-        .expect("definitions")
-        .apply(&admin, None)
-        .await
-        .expect("applied");
+    let admin = applied(&fixture.url()).await;
     let notifier_nats = connect(&fixture.url_as(Role::Notify)).await;
     Env {
         publisher: Publisher::new(admin.js.clone()),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use buildwire_llm::{ProjectFile, Provider};
 use buildwire_runtime::objects::Sources;
 use buildwire_runtime::stage::{Job, StageError, StageHandler};
-use buildwire_schemas::events::{PlanGenerated, StatusCode, StatusUpdate};
+use buildwire_schemas::events::{Plan, PlanGenerated, StatusCode, StatusUpdate};
 use buildwire_schemas::{BuildStatus, EventBody, Stage};
 
 /// The files a build starts from, as the provider sees them; a missing parent is fatal.
@@ -80,6 +80,11 @@ async fn restore_plan(job: &mut Job, from: &str) -> Result<(), StageError> {
     ))
     .await?;
     let plan = restore::plan(&job.command.build_id, from);
+    hand_over(job, plan).await
+}
+
+/// Reports `plan` (`plan_generated`) and hands the build, carrying it, to execute.
+async fn hand_over(job: &mut Job, plan: Plan) -> Result<(), StageError> {
     job.emit(EventBody::PlanGenerated(PlanGenerated {
         plan: plan.clone(),
     }))
@@ -117,13 +122,6 @@ impl StageHandler for PlanStage {
             10,
         ))
         .await?;
-        job.emit(EventBody::PlanGenerated(PlanGenerated {
-            plan: plan.clone(),
-        }))
-        .await?;
-        let mut command = job.command.clone();
-        command.plan = Some(plan);
-        job.forward(Stage::Execute, &command).await?;
-        Ok(())
+        hand_over(job, plan).await
     }
 }

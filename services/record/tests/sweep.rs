@@ -9,11 +9,11 @@ use std::time::Duration;
 
 use buildwire_record::{Store, recorder, sweep};
 use buildwire_runtime::{
-    nats::{Definitions, Nats, Role},
+    nats::{Nats, Role},
     publish::Publisher,
 };
 use buildwire_schemas::{BuildStatus, EventBody, Stage, StageCommand, events::StatusCode};
-use buildwire_testkit::{NatsFixture, connect, eventually, stored_events};
+use buildwire_testkit::{NatsFixture, applied, connect, eventually, stored_events};
 use common::{TestDb, events};
 use tokio_util::sync::CancellationToken;
 
@@ -47,12 +47,7 @@ async fn command(nats: &Nats, build_id: &str) {
 async fn a_build_queued_without_a_command_is_failed_once_and_others_are_left_alone() {
     common::logs();
     let fixture = NatsFixture::start();
-    let nats = connect(&fixture.url()).await;
-    Definitions::embedded()
-        .expect("definitions")
-        .apply(&nats, None)
-        .await
-        .expect("apply");
+    let nats = applied(&fixture.url()).await;
     let db = TestDb::sqlite();
     let store: Store = db.store().await;
     let stop = CancellationToken::new();

@@ -207,6 +207,18 @@ pub async fn connect(url: &str) -> Nats {
         .expect("connects to the fixture")
 }
 
+/// An admin connection to `url` (a fixture's admin URL) once the built-in definitions are
+/// applied through it.
+pub async fn applied(url: &str) -> Nats {
+    let admin = connect(url).await;
+    Definitions::embedded()
+        .expect("definitions")
+        .apply(&admin, None)
+        .await
+        .expect("definitions apply");
+    admin
+}
+
 /// The built-in definitions with consumer timings short enough for tests: ack wait and
 /// backoff `step`, `max_deliver` deliveries.
 pub fn quick_definitions(step: Duration, max_deliver: u64) -> Definitions {

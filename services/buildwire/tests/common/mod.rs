@@ -72,12 +72,122 @@ pub async fn up(nats_url: &str, env: &[(&str, &str)]) -> (String, tempfile::Temp
         command.env(name, value);
     }
     let mut child = command.spawn().expect("buildwire up starts");
-    let line = first_line(&mut child, Duration::from_secs(60)).await;
-    let base = line
-        .strip_prefix("buildwire ready ")
-        .expect("the ready line")
-        .to_string();
+    let base = ready(&mut child, Duration::from_secs(60)).await;
     (base, data, child)
+}
+
+/// The base URL `buildwire up` announces in its first stdout line,
+/// `buildwire ready <base>`, within `limit`.
+pub async fn ready(child: &mut Child, limit: Duration) -> String {
+    let line = first_line(child, limit).await;
+    line.strip_prefix("buildwire ready ")
+        .expect("the ready line")
+        .to_string()
+}
+
+/// The Prometheus exposition a `GET` of `url` answers.
+pub async fn metrics(url: &str) -> String {
+    reqwest::get(url)
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// Whether `event` ends its build (`complete`, `failed` or `cancelled`).
+pub fn ended(event: &serde_json::Value) -> bool {
+    matches!(
+        event["type"].as_str(),
+        Some("complete" | "failed" | "cancelled")
+    )
+}
+
+/// `POST <base>/v1/builds` with `body` as `key`: the answer's build id (any status).
+pub async fn submit(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> String {
+    let request = http.post(format!("{base}/v1/builds")).bearer_auth(key);
+    let answer = submitted(request, body).await;
+    answer["buildId"].as_str().expect("buildId").to_string()
+}
+
+/// Sends `request` (a submission) with `body`: its JSON answer, whatever the status.
+pub async fn submitted(
+    request: reqwest::RequestBuilder,
+    body: &serde_json::Value,
+) -> serde_json::Value {
+    request
+        .json(body)
+        .send()
+        .await
+        .expect("submit")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// `GET <base>/v1/builds/<build_id>` as `key`: the build's progress.
+pub async fn progress(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    build_id: &str,
+) -> serde_json::Value {
+    http.get(format!("{base}/v1/builds/{build_id}"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// `POST <base>/v1/builds/<build_id>/cancel` as `key`: the answer's status.
+pub async fn cancel(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    build_id: &str,
+) -> reqwest::StatusCode {
+    http.post(format!("{base}/v1/builds/{build_id}/cancel"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("cancel")
+        .status()
+}
+
+/// The page of the build's stored events (up to 1000), read as `key`.
+pub async fn events_page(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    build_id: &str,
+) -> serde_json::Value {
+    http.get(format!("{base}/v1/builds/{build_id}/events?limit=1000"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .expect("events")
+        .json()
+        .await
+        .expect("json")
+}
+
+/// The build's stored events (up to 1000), read as `key`.
+pub async fn events(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    build_id: &str,
+) -> Vec<serde_json::Value> {
+    let page = events_page(http, base, key, build_id).await;
+    page["events"].as_array().cloned().unwrap_or_default()
 }
 
 /// Runs `node tests/browser/<script>` (Chromium through playwright-core) with `env`, within
@@ -141,20 +251,7 @@ impl Api {
 
     /// The build's stored events (up to 1000).
     pub async fn events(&self, build_id: &str) -> Vec<serde_json::Value> {
-        let page: serde_json::Value = self
-            .http
-            .get(format!(
-                "{}/v1/builds/{build_id}/events?limit=1000",
-                self.base
-            ))
-            .bearer_auth(KEY)
-            .send()
-            .await
-            .expect("events")
-            .json()
-            .await
-            .expect("json");
-        page["events"].as_array().cloned().unwrap_or_default()
+        events(&self.http, &self.base, KEY, build_id).await
     }
 
     /// The build's events once it ended (within 4 minutes: real npm).
@@ -162,13 +259,7 @@ impl Api {
         let deadline = std::time::Instant::now() + Duration::from_secs(240);
         loop {
             let events = self.events(build_id).await;
-            let ended = events.iter().any(|e| {
-                matches!(
-                    e["type"].as_str(),
-                    Some("complete" | "failed" | "cancelled")
-                )
-            });
-            if ended {
+            if events.iter().any(ended) {
                 return events;
             }
             assert!(

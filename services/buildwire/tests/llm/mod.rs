@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use buildwire_fakes::{Fake, Frame, Reply, anthropic, openai};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 /// The key the fakes accept and the stacks send.
 pub const KEY: &str = "sk-fake-0123456789";
@@ -291,16 +290,7 @@ impl Stack {
             command.env(name, value);
         }
         let mut up = command.spawn().expect("buildwire up starts");
-        let mut lines = BufReader::new(up.stdout.take().expect("stdout")).lines();
-        let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("ready in time")
-            .expect("stdout")
-            .expect("a line");
-        let base = line
-            .strip_prefix("buildwire ready ")
-            .expect("the ready line")
-            .to_string();
+        let base = crate::common::ready(&mut up, Duration::from_secs(60)).await;
         Stack {
             base,
             http: reqwest::Client::new(),
@@ -318,18 +308,7 @@ impl Stack {
 
     /// Submits `body`; the build id.
     pub async fn submit(&self, body: Value) -> String {
-        let answer: Value = self
-            .http
-            .post(format!("{}/v1/builds", self.base))
-            .bearer_auth(SERVICE_KEY)
-            .json(&body)
-            .send()
-            .await
-            .expect("submit")
-            .json()
-            .await
-            .expect("json");
-        answer["buildId"].as_str().expect("buildId").to_string()
+        crate::common::submit(&self.http, &self.base, SERVICE_KEY, &body).await
     }
 
     /// `GET <path>` with the service key, as JSON.
@@ -347,10 +326,7 @@ impl Stack {
 
     /// Every stored event of the build.
     pub async fn events(&self, id: &str) -> Vec<Value> {
-        let page = self
-            .get(&format!("/v1/builds/{id}/events?limit=1000"))
-            .await;
-        page["events"].as_array().cloned().unwrap_or_default()
+        crate::common::events(&self.http, &self.base, SERVICE_KEY, id).await
     }
 
     /// The events once one matches `until`, within `limit`.

@@ -84,10 +84,7 @@ impl Receiver {
 
     /// An OTLP/gRPC receiver (the collector's `TraceService`).
     pub async fn grpc() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, endpoint) = listen().await;
         let spans = Store::default();
         let stop = CancellationToken::new();
         let service = TraceServiceServer::new(Grpc(spans.clone()));
@@ -108,10 +105,7 @@ impl Receiver {
 
     /// An OTLP/HTTP receiver with protobuf bodies (`POST /v1/traces`).
     pub async fn http() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let (listener, endpoint) = listen().await;
         let spans = Store::default();
         let stop = CancellationToken::new();
         let (store, until) = (spans.clone(), stop.clone());
@@ -142,6 +136,15 @@ impl Receiver {
             stop,
         }
     }
+}
+
+/// A listener on a free local port and its `http://` endpoint.
+async fn listen() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, endpoint)
 }
 
 struct Grpc(Store);

@@ -88,7 +88,12 @@ pub(crate) async fn open(
                 timeout.as_millis()
             )));
         }
-        Ok(Err(err)) => return Err(Fault::transient(format!("request failed: {}", chain(&err)))),
+        Ok(Err(err)) => {
+            return Err(Fault::transient(format!(
+                "request failed: {}",
+                buildwire_runtime::error::chain(&err)
+            )));
+        }
         Ok(Ok(response)) => response,
     };
     let status = response.status().as_u16();
@@ -201,18 +206,6 @@ pub(crate) fn error_message(body: &str) -> String {
     }
     let short: String = body.chars().take(300).collect();
     short
-}
-
-/// An error with its sources, so "error sending request" says why.
-fn chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

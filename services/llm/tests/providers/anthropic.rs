@@ -3,10 +3,10 @@
 //! progress and usage figures equal to what the fake reported.
 
 use buildwire_fakes::anthropic::{self, Usage as FakeUsage};
-use buildwire_llm::{Delta, ProjectFile, Usage, plan_observed, tools, write_task_observed};
+use buildwire_llm::{Delta, ProjectFile, Usage, tools};
 use serde_json::json;
 
-use crate::common::{Kit, Which, call_ids, file, file_json, task};
+use crate::common::{Kit, Which, call_ids, file, file_json};
 
 fn usage(fake: FakeUsage) -> Usage {
     Usage {
@@ -40,13 +40,7 @@ async fn plans_with_submit_plan_only_and_caches_the_prompt() {
             .usage(figures)
             .reply(),
     );
-    let mut seen = Vec::new();
-    let (plan, summary) =
-        plan_observed(kit.provider.as_ref(), "Create a todo app", &[], &mut |d| {
-            seen.push(d.clone())
-        })
-        .await
-        .expect("plan");
+    let (plan, summary, seen) = kit.plan("Create a todo app").await;
     assert_eq!(plan.tasks.len(), 2);
     assert_eq!(plan.total_estimated_time, 40_000);
     assert_eq!(summary.usage, usage(figures));
@@ -133,16 +127,7 @@ async fn writes_a_multi_file_task_through_the_tool_loop() {
     );
 
     let existing = [ProjectFile::new("package.json", "{}")];
-    let mut seen = Vec::new();
-    let (files, summary) = write_task_observed(
-        kit.provider.as_ref(),
-        "Create a todo app",
-        &task(),
-        &existing,
-        &mut |d| seen.push(d.clone()),
-    )
-    .await
-    .expect("files");
+    let (files, summary, seen) = kit.write("Create a todo app", &existing).await;
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(
         paths,

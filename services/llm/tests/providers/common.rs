@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use buildwire_fakes::{Fake, Reply, anthropic, openai};
 use buildwire_llm::{
-    AnthropicProvider, Completion, Delta, LlmError, OpenAiProvider, ProjectFile, Provider,
-    Settings, tools,
+    AnthropicProvider, CallSummary, Completion, Delta, LlmError, OpenAiProvider, ProjectFile,
+    Provider, Settings, plan_observed, tools, write_task_observed,
 };
-use buildwire_schemas::events::PlanTask;
+use buildwire_schemas::events::{Plan, PlanTask};
 use futures::StreamExt;
 use serde_json::{Value, json};
 
@@ -115,6 +115,35 @@ impl Kit {
             Which::Anthropic => "ANTHROPIC_API_KEY",
             Which::OpenAi => "OPENAI_API_KEY",
         }
+    }
+
+    /// Plans `prompt` (no files) through the provider: the plan, what it used, and every
+    /// delta it saw.
+    pub async fn plan(&self, prompt: &str) -> (Plan, CallSummary, Vec<Delta>) {
+        let mut seen = Vec::new();
+        let (plan, summary) = plan_observed(self.provider.as_ref(), prompt, &[], &mut |d| {
+            seen.push(d.clone())
+        })
+        .await
+        .expect("plan");
+        (plan, summary, seen)
+    }
+
+    /// Carries out [`task`] of `prompt` over `files` through the provider: the files
+    /// written, what it used, and every delta it saw.
+    pub async fn write(
+        &self,
+        prompt: &str,
+        files: &[ProjectFile],
+    ) -> (Vec<ProjectFile>, CallSummary, Vec<Delta>) {
+        let mut seen = Vec::new();
+        let (written, summary) =
+            write_task_observed(self.provider.as_ref(), prompt, &task(), files, &mut |d| {
+                seen.push(d.clone())
+            })
+            .await
+            .expect("files");
+        (written, summary, seen)
     }
 
     /// Runs a write completion and collects everything it streams.

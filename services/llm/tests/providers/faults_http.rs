@@ -6,9 +6,21 @@
 use std::time::{Duration, Instant};
 
 use buildwire_fakes::{anthropic, openai};
-use buildwire_llm::{LlmError, tools};
+use buildwire_llm::{Delta, LlmError, tools};
 
 use crate::common::{BOTH, Kit, Which, call_ids, retries};
+
+/// Scripts, after the faults already pushed, a turn writing `a.txt` (call `call_1`) and
+/// the model's end; runs a write completion, which must succeed: its deltas and how long
+/// it took.
+async fn recovers(kit: &Kit) -> (Vec<Delta>, Duration) {
+    kit.fake.push(kit.writes(&[("call_1", "a.txt", "a\n")]));
+    kit.fake.push(kit.ends("done"));
+    let started = Instant::now();
+    let (deltas, error) = kit.run(&[]).await;
+    assert!(error.is_none(), "{:?}: {error:?}", kit.which);
+    (deltas, started.elapsed())
+}
 
 /// The protocol's "overloaded" answer: Anthropic's 529, a compatible server's 503.
 fn overloaded(kit: &Kit) -> buildwire_fakes::Reply {
@@ -28,11 +40,7 @@ async fn rate_limits_overload_and_server_errors_are_retried_honouring_retry_afte
         );
         kit.fake.push(overloaded(&kit));
         kit.fake.push(kit.status(500, "api_error"));
-        kit.fake.push(kit.writes(&[("call_1", "a.txt", "a\n")]));
-        kit.fake.push(kit.ends("done"));
-        let started = Instant::now();
-        let (deltas, error) = kit.run(&[]).await;
-        assert!(error.is_none(), "{which:?}: {error:?}");
+        let (deltas, took) = recovers(&kit).await;
         let retried = retries(&deltas);
         assert_eq!(retried.len(), 3, "{which:?}: {retried:?}");
         assert!(
@@ -42,7 +50,7 @@ async fn rate_limits_overload_and_server_errors_are_retried_honouring_retry_afte
         assert!(retried[0].1.contains("HTTP 429"), "{}", retried[0].1);
         assert!(retried[1].1.contains("overloaded_error") || retried[1].1.contains("HTTP 503"));
         assert!(retried[2].1.contains("HTTP 500"), "{}", retried[2].1);
-        assert!(started.elapsed() >= Duration::from_secs(1));
+        assert!(took >= Duration::from_secs(1));
         assert_eq!(call_ids(&deltas), ["call_1"], "{which:?}");
         assert_eq!(kit.fake.requests().len(), 5);
     }
@@ -160,11 +168,7 @@ async fn a_silent_stream_times_out_and_the_turn_is_retried() {
             Which::OpenAi => openai::chunks().text("Writing").stall().reply(),
         };
         kit.fake.push(stalled);
-        kit.fake.push(kit.writes(&[("call_1", "a.txt", "a\n")]));
-        kit.fake.push(kit.ends("done"));
-        let started = Instant::now();
-        let (deltas, error) = kit.run(&[]).await;
-        assert!(error.is_none(), "{which:?}: {error:?}");
+        let (deltas, took) = recovers(&kit).await;
         let retried = retries(&deltas);
         assert_eq!(retried.len(), 1);
         assert!(
@@ -172,7 +176,7 @@ async fn a_silent_stream_times_out_and_the_turn_is_retried() {
             "{}",
             retried[0].1
         );
-        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert!(took >= Duration::from_millis(300));
         assert_eq!(call_ids(&deltas), ["call_1"]);
 
         // With no retries left the timeout is the error, named by its setting.

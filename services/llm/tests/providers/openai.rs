@@ -5,7 +5,7 @@
 
 use buildwire_fakes::Fake;
 use buildwire_fakes::openai::{self, Usage as FakeUsage};
-use buildwire_llm::{Delta, OpenAiProvider, Usage, plan_observed, tools, write_task_observed};
+use buildwire_llm::{Delta, OpenAiProvider, Usage, tools};
 use serde_json::json;
 
 use crate::common::{Kit, Which, call_ids, file_json, settings, task};
@@ -37,13 +37,7 @@ async fn plans_with_submit_plan_and_a_bearer_key() {
             .usage(Some(figures))
             .reply(),
     );
-    let mut seen = Vec::new();
-    let (plan, summary) =
-        plan_observed(kit.provider.as_ref(), "Create a notes app", &[], &mut |d| {
-            seen.push(d.clone())
-        })
-        .await
-        .expect("plan");
+    let (plan, summary, seen) = kit.plan("Create a notes app").await;
     assert_eq!(plan.tasks[0].id, "all");
     assert_eq!(summary.usage, usage(figures));
     assert!(seen.contains(&Delta::Usage(usage(figures))));
@@ -102,16 +96,7 @@ async fn writes_a_multi_file_task_through_the_tool_loop_with_interleaved_calls()
             .reply(),
     );
 
-    let mut seen = Vec::new();
-    let (files, summary) = write_task_observed(
-        kit.provider.as_ref(),
-        "Create a todo app",
-        &task(),
-        &[],
-        &mut |d| seen.push(d.clone()),
-    )
-    .await
-    .expect("files");
+    let (files, summary, seen) = kit.write("Create a todo app", &[]).await;
     let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(paths, ["src/App.tsx", "src/types.ts", "src/main.tsx"]);
     assert_eq!(

@@ -73,16 +73,7 @@ const COPIES: &[Copy] = &[
             "service",
         ],
         tagline: "The {} that gets out of your way: everything you need, nothing you don't.",
-        cta: "Get started",
-        signup: "Get early access",
-        features: [
-            ("Fast", "Loads in a blink and stays out of your way."),
-            (
-                "Simple",
-                "Everything important on one screen, nothing to learn.",
-            ),
-            ("Reliable", "Works on every device, online and off."),
-        ],
+        ..GENERIC
     },
     Copy {
         words: &[
@@ -174,8 +165,9 @@ const COPIES: &[Copy] = &[
     },
 ];
 
-/// The generic copy when no kind of business is recognised.
-const DEFAULT: Copy = Copy {
+/// The generic copy when no kind of business is recognised (apps and software share its
+/// call to action, signup heading and features).
+const GENERIC: Copy = Copy {
     words: &[],
     tagline: "{}: everything you need, nothing you don't.",
     cta: "Get started",
@@ -207,7 +199,7 @@ pub fn parts(prompt: &str) -> AppParts {
                 .find(|word| copy.words.contains(&word.as_str()))
                 .map(|word| (copy, word.clone()))
         })
-        .unwrap_or((&DEFAULT, title.clone()));
+        .unwrap_or((&GENERIC, title.clone()));
     let features: Vec<serde_json::Value> = copy
         .features
         .iter()

@@ -70,48 +70,32 @@ pub struct Schema {
     pub fields: Vec<Field>,
 }
 
-/// Words that name the kind of tool rather than what it holds ("recipe *manager*").
-const TOOL_WORDS: &[&str] = &[
-    "manager",
-    "tracker",
+/// Whether `word` names the kind of tool rather than what it holds ("recipe *manager*"):
+/// one of [`GENERIC_TOOLS`] or [`NAMING_TOOLS`].
+fn is_tool_word(word: &str) -> bool {
+    GENERIC_TOOLS.contains(&word) || NAMING_TOOLS.contains(&word)
+}
+
+/// Tool words that can also name the thing kept ("book" in "book tracker"), besides
+/// [`GENERIC_TOOLS`].
+const NAMING_TOOLS: &[&str] = &[
     "list",
     "log",
-    "logger",
-    "planner",
-    "organizer",
-    "organiser",
     "catalog",
     "catalogue",
     "collection",
     "library",
     "inventory",
-    "database",
-    "directory",
-    "keeper",
     "book",
     "diary",
     "registry",
     "archive",
     "box",
-    "finder",
-    "app",
-    "application",
-    "tool",
-    "website",
-    "site",
-    "system",
-    "dashboard",
     "board",
-    "hub",
-    "portal",
-    "crm",
     "watchlist",
     "wishlist",
-    "tracking",
-    "management",
     "journal",
     "manager's",
-    "viewer",
 ];
 
 /// Tool words that never name the thing kept ("manager"), unlike "book" or "log" in
@@ -416,7 +400,7 @@ fn entity(prompt: &str) -> Option<String> {
             && word.chars().all(char::is_alphabetic)
             && !MODIFIERS.contains(&word)
             && !STOPS.contains(&word)
-            && !TOOL_WORDS.contains(&word)
+            && !is_tool_word(word)
             && !FEATURE_WORDS.contains(&word)
     };
     // "an app to track my workouts", "keep track of books".
@@ -443,7 +427,7 @@ fn entity(prompt: &str) -> Option<String> {
     }
     // "a list of movies", "a collection of vinyl records".
     for at in 1..words.len() {
-        if words[at] == "of" && TOOL_WORDS.contains(&words[at - 1].as_str()) {
+        if words[at] == "of" && is_tool_word(&words[at - 1]) {
             let head = words[at + 1..]
                 .iter()
                 .take_while(|w| !STOPS.contains(&w.as_str()))
@@ -458,10 +442,8 @@ fn entity(prompt: &str) -> Option<String> {
     // noun before the last tool word of a run ("book" is one in "recipe book", the thing
     // itself in "book tracker").
     for (at, word) in words.iter().enumerate() {
-        let last_of_run = words
-            .get(at + 1)
-            .is_none_or(|next| !TOOL_WORDS.contains(&next.as_str()));
-        if at == 0 || !TOOL_WORDS.contains(&word.as_str()) || !last_of_run {
+        let last_of_run = words.get(at + 1).is_none_or(|next| !is_tool_word(next));
+        if at == 0 || !is_tool_word(word) || !last_of_run {
             continue;
         }
         let before = &words[at - 1];
