@@ -95,8 +95,29 @@ impl Command {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// How long work still running when a command has finished may hold the process (a
+/// build host's background copy into the install cache, say; its leftovers are swept when
+/// the cache next opens).
+const BACKGROUND_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+fn main() -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("buildwire: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(run());
+    // Dropping the runtime would wait for every blocking task; a stopped service must not.
+    runtime.shutdown_timeout(BACKGROUND_GRACE);
+    code
+}
+
+async fn run() -> ExitCode {
     // One TLS provider for every HTTP client (Cloudflare, webhooks, LLMs).
     let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
