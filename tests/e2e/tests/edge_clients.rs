@@ -105,17 +105,29 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
-/// Submits a prompt through the API; answers the 202 body.
-pub async fn submit(node: &Node, prompt: &str) -> Value {
+/// `POST /v1/builds` with `body` as the service: the status and the JSON answer (`null`
+/// when the answer is not JSON).
+pub async fn post_build(node: &Node, body: Value) -> (u16, Value) {
     let response = http()
         .post(format!("{}/v1/builds", node.http()))
         .bearer_auth(SERVICE_KEY)
-        .json(&serde_json::json!({ "prompt": prompt, "userId": "user-1" }))
+        .json(&body)
         .send()
         .await
-        .expect("submit");
-    assert_eq!(response.status().as_u16(), 202);
-    response.json().await.expect("json")
+        .expect("post");
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Submits a prompt through the API; answers the 202 body.
+pub async fn submit(node: &Node, prompt: &str) -> Value {
+    let (status, answer) = post_build(
+        node,
+        serde_json::json!({ "prompt": prompt, "userId": "user-1" }),
+    )
+    .await;
+    assert_eq!(status, 202, "{answer}");
+    answer
 }
 
 /// Publishes a build's events as the stages would.

@@ -11,19 +11,7 @@ use buildwire_schemas::events::DeployUpdate;
 use buildwire_testkit::{NatsFixture, connect};
 use serde_json::{Value, json};
 
-use crate::edge_clients::{Node, SERVICE_KEY, Stages, http, watch_sse};
-
-async fn post(node: &Node, body: Value) -> (u16, Value) {
-    let response = http()
-        .post(format!("{}/v1/builds", node.http()))
-        .bearer_auth(SERVICE_KEY)
-        .json(&body)
-        .send()
-        .await
-        .expect("post");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::edge_clients::{Node, SERVICE_KEY, Stages, http, post_build as post, watch_sse};
 
 async fn accepted(node: &Node, body: Value) -> Value {
     let (status, answer) = post(node, body).await;

@@ -3,21 +3,9 @@
 //! not exist), on every edge node; the owner's follow-ups are accepted on any node.
 
 use buildwire_testkit::NatsFixture;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::edge_clients::{Node, SERVICE_KEY, http};
-
-async fn post(node: &Node, body: Value) -> (u16, Value) {
-    let response = http()
-        .post(format!("{}/v1/builds", node.http()))
-        .bearer_auth(SERVICE_KEY)
-        .json(&body)
-        .send()
-        .await
-        .expect("post");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
+use crate::edge_clients::{Node, post_build as post};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_user_s_project_or_parent_build_is_not_found_on_every_node() {
