@@ -214,8 +214,9 @@ pub struct RunReport {
 /// blocked by a slow receiver (see [`crate::pump`]), but the receiver must keep reading
 /// for `run` to return promptly. When the command ends for any reason, whatever is left
 /// of its process tree is SIGKILLed; after a timeout or cancel the tree first gets
-/// SIGTERM and [`KILL_GRACE`]. A cancel returns within 2 s (grace, then at most
-/// 0.75 s for pipes and queued lines). Dropping the future also SIGKILLs the tree.
+/// SIGTERM and [`KILL_GRACE`]. A cancel returns after the grace, the reaping and at
+/// most 0.75 s for pipes and queued lines (under 2 s on a quiet machine). Dropping the
+/// future also SIGKILLs the tree.
 pub async fn run(
     spec: &RunSpec,
     cancel: &CancellationToken,

@@ -418,7 +418,7 @@ impl StageHandler for BuildStage {
         let command = job.command.clone();
         job.forward(Stage::Deploy, &command).await?;
         // Once deploy has the build: the cache's housekeeping, then the work dir goes.
-        deps::after_build(self.cache.clone(), ready.state, dir);
+        deps::after_build(self.cache.clone(), ready.state, ready.shared, dir);
         Ok(())
     }
 }

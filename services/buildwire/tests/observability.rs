@@ -202,12 +202,8 @@ async fn one_trace(receiver: &otlp::Receiver, parent: &Parent, build_id: &str) -
         ("execute attempt", &["llm call"][..]),
         (
             "build attempt",
-            &[
-                "npm install",
-                "npm rebuild",
-                "npm run build",
-                "upload artifacts",
-            ][..],
+            // No `npm rebuild`: the offline app's packages have no install scripts.
+            &["npm install", "npm run build", "upload artifacts"][..],
         ),
     ] {
         let below = children(&id_of(stage));

@@ -130,7 +130,14 @@ async fn the_operator_reads_streams_and_live_events_but_cannot_command() {
         .subscribe("live.build.>")
         .await
         .expect("ops subscribes to live.build.>");
+    // `flush` only hands the SUB to the socket; a request answered on the same
+    // connection proves the server has registered it (it reads a connection in order),
+    // so the event below cannot be republished before the subscription exists.
     ops.client.flush().await.expect("flush");
+    ops.js
+        .get_stream("EVENTS")
+        .await
+        .expect("ops reads EVENTS' info");
 
     // The edge stores a build's first event; the operator sees it live and in EVENTS.
     let id = build_id();
@@ -138,7 +145,6 @@ async fn the_operator_reads_streams_and_live_events_but_cannot_command() {
         .event(&queued(&id), &format!("{id}:edge:queued"))
         .await
         .expect("the edge stores events");
-    // Generous: a loaded CI machine has been seen to take over 5 s here.
     let message = tokio::time::timeout(Duration::from_secs(20), live.next())
         .await
         .expect("a live event in time")

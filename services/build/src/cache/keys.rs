@@ -39,6 +39,9 @@ pub struct ProjectKeys {
     pub lock: Option<Lockfile>,
     /// Whether an install may be shared with other projects: no workspaces.
     pub shareable_manifest: bool,
+    /// Whether `package.json` has install scripts `npm rebuild` runs (`preinstall`,
+    /// `install`, `postinstall`; never `prepare`).
+    pub own_install_scripts: bool,
 }
 
 /// A project's `package-lock.json`, as far as the cache cares.
@@ -53,6 +56,9 @@ pub struct Lockfile {
     /// integrity hash (no `file:`, `link:`, git or other URLs), so its install holds
     /// nothing the project supplied.
     pub registry_only: bool,
+    /// Whether any package has an install script (npm marks it `hasInstallScript`, a
+    /// `binding.gyp` included), which `npm rebuild` would run.
+    pub install_scripts: bool,
 }
 
 impl ProjectKeys {
@@ -80,13 +86,21 @@ impl ProjectKeys {
             .iter()
             .map(|name| manifest["scripts"][*name].clone())
             .collect();
+        let own_install_scripts = scripts.iter().any(|script| !script.is_null());
         let lock = lockfile.and_then(|text| Lockfile::read(text, &manifest, registry));
         Some(ProjectKeys {
             deps: hash(&Value::Object(decided)),
             scripts: hash(&Value::Array(scripts)),
             lock,
             shareable_manifest: !fields.contains_key("workspaces"),
+            own_install_scripts,
         })
+    }
+
+    /// Whether an install of this project has scripts to run after `--ignore-scripts`:
+    /// the project's own, or a package's; without a lockfile to tell, assume so.
+    pub fn has_install_scripts(&self) -> bool {
+        self.own_install_scripts || self.lock.as_ref().is_none_or(|lock| lock.install_scripts)
     }
 
     /// The key of this project's own installed tree: its dependencies, lockfile and
@@ -129,10 +143,14 @@ impl Lockfile {
                     && entry["integrity"].is_string()
                     && entry["link"] != Value::Bool(true))
         });
+        let install_scripts = packages
+            .values()
+            .any(|entry| entry["hasInstallScript"] == Value::Bool(true));
         Some(Lockfile {
             hash: hash(&normalized(&lock)),
             in_sync,
             registry_only,
+            install_scripts,
         })
     }
 }
@@ -271,6 +289,29 @@ mod tests {
         assert_eq!(
             Lockfile::read(r#"{"lockfileVersion":1}"#, &manifest, REGISTRY),
             None
+        );
+    }
+
+    #[test]
+    fn install_scripts_are_read_from_the_lockfile_and_the_project() {
+        let plain = lock("a", "https://registry.npmjs.org/react");
+        let keys = ProjectKeys::read(MANIFEST, Some(&plain), "", "node 20", REGISTRY);
+        assert!(!keys.expect("keys").has_install_scripts(), "none anywhere");
+        let scripted_package = plain.replace(
+            r#""integrity":"sha512-x""#,
+            r#""integrity":"sha512-x","hasInstallScript":true"#,
+        );
+        let keys = ProjectKeys::read(MANIFEST, Some(&scripted_package), "", "", REGISTRY);
+        assert!(keys.expect("keys").has_install_scripts(), "a package's");
+        for script in ["preinstall", "install", "postinstall"] {
+            let own = MANIFEST.replace(r#""build""#, &format!(r#""{script}":"node x.js","build""#));
+            let keys = ProjectKeys::read(&own, Some(&plain), "", "", REGISTRY);
+            assert!(keys.expect("keys").has_install_scripts(), "{script}");
+        }
+        let unknown = ProjectKeys::read(MANIFEST, None, "", "", REGISTRY).expect("keys");
+        assert!(
+            unknown.has_install_scripts(),
+            "no lockfile: assume there are"
         );
     }
 

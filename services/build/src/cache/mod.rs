@@ -6,7 +6,8 @@
 //!   wrote. Only installs whose every package is a registry tarball checked by its
 //!   integrity hash are kept here, so an entry holds nothing a project supplied; any
 //!   project with the same dependencies starts from a copy of it and still runs its
-//!   install scripts (`npm rebuild`) on that copy.
+//!   install scripts (`npm rebuild`, when it has any) on that copy. A shared install
+//!   keeps a spare copy too, so a new project takes it with a rename.
 //! - `projects/<scope>/<state key>/`: one project's `node_modules` after its install
 //!   scripts, keyed by its dependencies, lockfile and own install scripts, plus tool caches
 //!   its builds left in `node_modules` (`.vite`, `.cache`). A follow-up whose
@@ -184,13 +185,45 @@ impl InstallCache {
     }
 
     /// Makes the spare copy of a project state's `node_modules` the next build takes, if
-    /// it has none (run it after a build, off the critical path). It is copied from the
-    /// entry's own `node_modules`, which no build ever writes, while the entry is held, so
-    /// eviction waits for it.
+    /// it has none (run it after a build, off the critical path).
     pub fn make_spare(&self, scope: &str, state: &str) -> io::Result<()> {
-        let Some(held) = self.project(scope, state) else {
-            return Ok(());
-        };
+        match self.project(scope, state) {
+            Some(held) => self.spare_for(&held),
+            None => Ok(()),
+        }
+    }
+
+    /// Makes the spare copy of the shared install of `deps`, so the next new project with
+    /// these dependencies takes it with a rename instead of copying (after a build, off
+    /// the critical path).
+    pub fn make_shared_spare(&self, deps: &str) -> io::Result<()> {
+        match self.shared(deps) {
+            Some(held) => self.spare_for(&held),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps the shared install of `deps` as a project's `state`, when it still holds the
+    /// lockfile `lock_hash` (a tree copied from it that ran no install script is that
+    /// install exactly). False when there is no such install or the state is kept already.
+    pub fn put_project_from_shared(
+        &self,
+        scope: &str,
+        state: &str,
+        deps: &str,
+        lock_hash: &str,
+    ) -> io::Result<bool> {
+        match self.shared(deps) {
+            Some(held) if held.lock_hash().as_deref() == Some(lock_hash) => {
+                self.put_project(scope, state, &held.node_modules())
+            }
+            _ => Ok(false),
+        }
+    }
+
+    /// Copies `held`'s `node_modules`, which no build ever writes, to its spare unless it
+    /// has one; eviction waits while `held` is held.
+    fn spare_for(&self, held: &Held) -> io::Result<()> {
         let spare = held.dir.join(SPARE);
         if spare.exists() {
             return Ok(());

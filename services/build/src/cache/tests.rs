@@ -101,6 +101,48 @@ fn a_spare_is_taken_once_and_made_again() {
 }
 
 #[test]
+fn a_shared_install_has_a_spare_and_becomes_a_project_entry_when_its_lock_matches() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("cache");
+    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let built = node_modules(&tmp.path().join("build"), "pristine");
+    cache
+        .put_shared("deps", "lock", "{}\n", &built)
+        .expect("put");
+    cache
+        .make_shared_spare("missing")
+        .expect("no entry, nothing to do");
+    cache.make_shared_spare("deps").expect("spare");
+    let project = tmp.path().join("new-project");
+    fs::create_dir(&project).expect("dir");
+    let held = cache.shared("deps").expect("kept");
+    assert_eq!(
+        cache.restore(&held, &project).expect("restore"),
+        Placed::Moved
+    );
+    drop(held);
+    // The new project's build writes into its tree; its entry comes from the install.
+    fs::write(project.join("node_modules/pkg/index.js"), "built").expect("write");
+    assert!(
+        !cache
+            .put_project_from_shared("scope", "state", "deps", "another lock")
+            .expect("checked"),
+        "another lockfile's install is not this project's tree"
+    );
+    assert!(cache.project("scope", "state").is_none());
+    assert!(
+        cache
+            .put_project_from_shared("scope", "state", "deps", "lock")
+            .expect("kept")
+    );
+    let entry = cache.project("scope", "state").expect("kept");
+    assert_eq!(
+        fs::read_to_string(entry.node_modules().join("pkg/index.js")).expect("read"),
+        "pristine"
+    );
+}
+
+#[test]
 fn builds_at_once_never_share_a_spare() {
     let tmp = tempfile::tempdir().expect("tmp");
     let root = tmp.path().join("cache");

@@ -5,7 +5,8 @@
 //!    copied in; nothing is downloaded and no install script runs again.
 //! 2. **Shared**: a pristine install of the same dependencies (made for any project on
 //!    this host, before any script ran), copied in, with its lockfile when the project has
-//!    none; then `npm rebuild` runs the install scripts, offline, on this copy.
+//!    none; then `npm rebuild` runs the install scripts, offline, on this copy (skipped
+//!    when the lockfile and `package.json` have none: the offline apps' stack).
 //! 3. **Installed**: `npm ci --ignore-scripts --prefer-offline` when the lockfile matches
 //!    `package.json`, else `npm install --ignore-scripts --prefer-offline` (which writes
 //!    the lockfile), then `npm rebuild`; the fresh install is kept for others (when every
@@ -61,8 +62,29 @@ pub(super) struct Ready {
     pub lockfile: Option<String>,
     /// The project's cache entry (scope, state), whose tool caches the build refreshes.
     pub state: Option<(String, String)>,
+    /// The shared install the tree came from or was kept as, for the housekeeping after
+    /// the build.
+    pub shared: Option<SharedSource>,
     /// The log offset after the dependency steps.
     pub next_offset: u64,
+}
+
+/// A shared install a build used, and what the housekeeping after the build owes it.
+#[derive(Clone, Debug)]
+pub(super) struct SharedSource {
+    /// Its dependency key.
+    deps: String,
+    /// The lockfile hash the build's tree was installed from.
+    lock_hash: String,
+    /// Whether the project's entry is still to be made from it (no install script ran on
+    /// the build's copy, so the install is the project's tree exactly).
+    project_entry: bool,
+}
+
+/// The install scripts step: whether it ran, and the log offset after it.
+struct Scripts {
+    ran: bool,
+    next_offset: u64,
 }
 
 /// A step that failed: the build fails with it, its log stored.
@@ -136,6 +158,7 @@ impl BuildStage {
                     origin: Origin::Reused,
                     lockfile: None,
                     state: Some((scope, state)),
+                    shared: None,
                     next_offset: 0,
                 }));
             }
@@ -169,25 +192,38 @@ impl BuildStage {
                     full,
                     format!(
                         "node_modules: copied from this host's install of the same dependencies \
-                         ({} files in {:.2}s); running their install scripts",
+                         ({} files in {:.2}s)",
                         copied.files.unwrap_or_default(),
                         copied.seconds
                     ),
                 )
                 .await?;
-                let rebuild = RunSpec::npm_rebuild(dir);
-                let step = self
-                    .limited(job, BuildPhase::Dependencies, rebuild, 0, started, full)
-                    .await?;
-                if !step.outcome.success() {
-                    return Ok(Err(rebuild_failed(&step, self)));
-                }
-                let state = self.keep_project(&cache, dir, &scope, &npmrc).await;
+                let lock = original_lock.as_deref().or(copied.lockfile.as_deref());
+                let scripts = match self
+                    .install_scripts(job, dir, &manifest, lock, &npmrc, 0, started, full)
+                    .await?
+                {
+                    Ok(scripts) => scripts,
+                    Err(failed) => return Ok(Err(failed)),
+                };
+                // Without install scripts the tree is the shared install exactly: the
+                // project's entry is made from that after the build, off its path.
+                let state = if scripts.ran {
+                    self.keep_project(&cache, dir, &scope, &npmrc).await
+                } else {
+                    self.project_state(dir, &scope, &npmrc)
+                };
+                let shared = copied.lock_hash.map(|lock_hash| SharedSource {
+                    deps: keys.deps.clone(),
+                    lock_hash,
+                    project_entry: !scripts.ran,
+                });
                 return Ok(Ok(Ready {
                     origin: Origin::Shared,
                     lockfile,
                     state,
-                    next_offset: step.next_offset,
+                    shared,
+                    next_offset: scripts.next_offset,
                 }));
             }
         }
@@ -211,6 +247,7 @@ impl BuildStage {
             )));
         }
         let written = read("package-lock.json");
+        let mut shared = None;
         // Shared only when npm resolved every package itself: a lockfile the project
         // brought could name any tarball (with its own integrity hash).
         if original_lock.is_none()
@@ -225,9 +262,69 @@ impl BuildStage {
             && let Some(lock) = fresh.lock.filter(|lock| lock.registry_only && lock.in_sync)
             && fresh.shareable_manifest
         {
-            let (cache, deps, text) = (cache.clone(), fresh.deps, text.clone());
-            let node_modules = dir.join("node_modules");
-            blocking(move || cache.put_shared(&deps, &lock.hash, &text, &node_modules)).await;
+            let (cache, deps, text) = (cache.clone(), fresh.deps.clone(), text.clone());
+            let (lock_hash, node_modules) = (lock.hash.clone(), dir.join("node_modules"));
+            blocking(move || cache.put_shared(&deps, &lock_hash, &text, &node_modules)).await;
+            shared = Some(SharedSource {
+                deps: fresh.deps,
+                lock_hash: lock.hash,
+                project_entry: false,
+            });
+        }
+        let scripts = match self
+            .install_scripts(
+                job,
+                dir,
+                &manifest,
+                written.as_deref(),
+                &npmrc,
+                step.next_offset,
+                started,
+                full,
+            )
+            .await?
+        {
+            Ok(scripts) => scripts,
+            Err(failed) => return Ok(Err(failed)),
+        };
+        let state = self.keep_project(&cache, dir, &scope, &npmrc).await;
+        Ok(Ok(Ready {
+            origin: Origin::Installed,
+            lockfile: written.filter(|text| Some(text) != original_lock.as_ref()),
+            state,
+            shared,
+            next_offset: scripts.next_offset,
+        }))
+    }
+
+    /// Runs the install scripts of a tree installed with `--ignore-scripts` (`npm
+    /// rebuild`, offline, in the sandbox), unless its lockfile and `package.json` say
+    /// there are none: then npm would only start to find nothing to do. Whether it ran
+    /// and the log offset after it, or the failed step.
+    #[allow(clippy::too_many_arguments)]
+    async fn install_scripts(
+        &self,
+        job: &mut Job,
+        dir: &Path,
+        manifest: &str,
+        lockfile: Option<&str>,
+        npmrc: &str,
+        offset: u64,
+        started: Instant,
+        full: &mut FullLog,
+    ) -> Result<Result<Scripts, Failed>, StageError> {
+        let keys = ProjectKeys::read(manifest, lockfile, npmrc, &self.toolchain, &self.registry);
+        if keys.is_some_and(|keys| !keys.has_install_scripts()) {
+            note(
+                job,
+                full,
+                "no install scripts to run (none in package-lock.json or package.json)".into(),
+            )
+            .await?;
+            return Ok(Ok(Scripts {
+                ran: false,
+                next_offset: offset,
+            }));
         }
         let rebuild = RunSpec::npm_rebuild(dir);
         let step = self
@@ -235,7 +332,7 @@ impl BuildStage {
                 job,
                 BuildPhase::Dependencies,
                 rebuild,
-                step.next_offset,
+                offset,
                 started,
                 full,
             )
@@ -243,11 +340,8 @@ impl BuildStage {
         if !step.outcome.success() {
             return Ok(Err(rebuild_failed(&step, self)));
         }
-        let state = self.keep_project(&cache, dir, &scope, &npmrc).await;
-        Ok(Ok(Ready {
-            origin: Origin::Installed,
-            lockfile: written.filter(|text| Some(text) != original_lock.as_ref()),
-            state,
+        Ok(Ok(Scripts {
+            ran: true,
             next_offset: step.next_offset,
         }))
     }
@@ -291,19 +385,14 @@ impl BuildStage {
             origin,
             lockfile: None,
             state: None,
+            shared: None,
             next_offset: step.next_offset,
         }))
     }
 
-    /// Keeps a copy of the project's installed tree (after its install scripts) for its
-    /// follow-ups; its (scope, state) when the project has a lockfile to key it by.
-    async fn keep_project(
-        &self,
-        cache: &Arc<InstallCache>,
-        dir: &Path,
-        scope: &str,
-        npmrc: &str,
-    ) -> Option<(String, String)> {
+    /// The project's (scope, state) keys from the `package.json` and lockfile in `dir`;
+    /// `None` without a lockfile.
+    fn project_state(&self, dir: &Path, scope: &str, npmrc: &str) -> Option<(String, String)> {
         let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
         let manifest = read("package.json")?;
         let lock = read("package-lock.json")?;
@@ -315,18 +404,24 @@ impl BuildStage {
             &self.registry,
         )?
         .state()?;
+        Some((scope.to_owned(), state))
+    }
+
+    /// Keeps a copy of the project's installed tree (after its install scripts) for its
+    /// follow-ups; its (scope, state) when the project has a lockfile to key it by.
+    async fn keep_project(
+        &self,
+        cache: &Arc<InstallCache>,
+        dir: &Path,
+        scope: &str,
+        npmrc: &str,
+    ) -> Option<(String, String)> {
+        let (_, state) = self.project_state(dir, scope, npmrc)?;
         let (writer, node_modules) = (cache.clone(), dir.join("node_modules"));
         let (entry_scope, key) = (scope.to_owned(), state.clone());
         blocking(move || {
             let kept = writer.put_project(&entry_scope, &key, &node_modules);
-            let evicted = writer.evict();
-            if evicted.entries > 0 {
-                tracing::info!(
-                    entries = evicted.entries,
-                    bytes = evicted.bytes,
-                    "install cache: evicted"
-                );
-            }
+            evict(&writer);
             kept
         })
         .await;
@@ -345,6 +440,7 @@ struct Restored {
     files: Option<u64>,
     seconds: f64,
     lockfile: Option<String>,
+    lock_hash: Option<String>,
 }
 
 /// Copies the entry `find` holds into `dir/node_modules` (replacing one already there, as
@@ -371,6 +467,7 @@ async fn restore(
                 },
                 seconds: at.elapsed().as_secs_f64(),
                 lockfile: held.lockfile(),
+                lock_hash: held.lock_hash(),
             }),
             Err(error) => {
                 tracing::warn!(%error, "install cache: restoring node_modules failed; installing");
@@ -394,25 +491,56 @@ async fn blocking(write: impl FnOnce() -> std::io::Result<bool> + Send + 'static
 }
 
 /// What follows a finished build, off the async threads and after deploy has it: the
-/// tool caches the build left go back to the project's entry, the entry's next spare copy
-/// is made (so a follow-up takes it with a rename), then the work dir (thousands of files)
-/// is removed.
+/// project's entry when it is owed from a shared install, the tool caches the build left
+/// go back to the project's entry, the entry's next spare copy is made (so a follow-up
+/// takes it with a rename), then the shared install's spare (so does the next new project
+/// with these dependencies), then the work dir (thousands of files) is removed.
 pub(super) fn after_build(
     cache: Option<Arc<InstallCache>>,
     state: Option<(String, String)>,
+    shared: Option<SharedSource>,
     dir: tempfile::TempDir,
 ) {
     tokio::task::spawn_blocking(move || {
-        if let (Some(cache), Some((scope, key))) = (cache, state) {
-            if let Err(error) = cache.put_tool_caches(&scope, &key, dir.path()) {
-                tracing::warn!(%error, "install cache: keeping tool caches failed");
+        if let Some(cache) = cache {
+            if let (Some((scope, key)), Some(source)) = (&state, &shared)
+                && source.project_entry
+            {
+                let kept =
+                    cache.put_project_from_shared(scope, key, &source.deps, &source.lock_hash);
+                if let Err(error) = kept {
+                    tracing::warn!(%error, "install cache: keeping the project's tree failed");
+                }
+                evict(&cache);
             }
-            if let Err(error) = cache.make_spare(&scope, &key) {
-                tracing::warn!(%error, "install cache: making a spare copy failed");
+            if let Some((scope, key)) = &state {
+                if let Err(error) = cache.put_tool_caches(scope, key, dir.path()) {
+                    tracing::warn!(%error, "install cache: keeping tool caches failed");
+                }
+                if let Err(error) = cache.make_spare(scope, key) {
+                    tracing::warn!(%error, "install cache: making a spare copy failed");
+                }
+            }
+            if let Some(source) = &shared
+                && let Err(error) = cache.make_shared_spare(&source.deps)
+            {
+                tracing::warn!(%error, "install cache: making the shared install's spare failed");
             }
         }
         drop(dir);
     });
+}
+
+/// Evicts what the cache's limits say, logging what went.
+fn evict(cache: &InstallCache) {
+    let evicted = cache.evict();
+    if evicted.entries > 0 {
+        tracing::info!(
+            entries = evicted.entries,
+            bytes = evicted.bytes,
+            "install cache: evicted"
+        );
+    }
 }
 
 /// A line in the build's log and its viewers' `build_progress`.

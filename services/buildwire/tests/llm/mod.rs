@@ -415,7 +415,7 @@ pub fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == kind).collect()
 }
 
-/// The tiny app the scripted model writes: React 19 + TypeScript on Vite 6 (versions the
+/// The tiny app the scripted model writes: React 19 + TypeScript 7 on Vite 8 (versions the
 /// offline provider's apps install here), `tsc --noEmit && vite build`.
 pub mod app {
     /// `package.json` with `scripts` (JSON object members, the `build` script included).
@@ -431,8 +431,8 @@ pub mod app {
   "devDependencies": {{
     "@types/react": "19.2.2",
     "@types/react-dom": "19.2.2",
-    "typescript": "5.9.3",
-    "vite": "6.4.1"
+    "typescript": "7.0.2",
+    "vite": "8.4.0"
   }}
 }}
 "#

@@ -60,15 +60,16 @@ pub fn new_app_tasks(kind: AppKind, files: &[ProjectFile]) -> Vec<PlanTask> {
                     id,
                     "Set up Vite, React and TypeScript".into(),
                     format!(
-                        "Write {paths} for the {label}: Vite 6 with the React plugin, strict TypeScript \
-                         checked while the build bundles, relative asset paths for previews."
+                        "Write {paths} for the {label}: Vite 8 with the React and Tailwind plugins, \
+                         strict TypeScript checked while the build bundles, relative asset paths \
+                         for previews."
                     ),
                     1500,
                 ),
                 "tailwind" => task(
                     id,
                     "Configure Tailwind CSS".into(),
-                    format!("Write {paths}: Tailwind CSS 3 with PostCSS, class-based dark mode."),
+                    format!("Write {paths}: Tailwind CSS 4, configured in CSS, class-based dark mode."),
                     1200,
                 ),
                 "components" => task(

@@ -140,8 +140,7 @@ fn picks_each_app_and_writes_every_file() {
         for path in [
             "src/main.tsx",
             "src/config.ts",
-            "tailwind.config.js",
-            "postcss.config.js",
+            "src/vite-env.d.ts",
             "src/index.css",
             "src/components/Header.tsx",
             "src/components/ThemeToggle.tsx",
@@ -190,8 +189,8 @@ fn picks_each_app_and_writes_every_file() {
         for package in [
             "typescript",
             "tailwindcss",
+            "@tailwindcss/vite",
             "@vitejs/plugin-react",
-            "postcss",
         ] {
             assert!(
                 manifest["devDependencies"][package].is_string(),
@@ -202,7 +201,13 @@ fn picks_each_app_and_writes_every_file() {
             serde_json::from_str(content(&tree, "tsconfig.json")).expect("tsconfig is JSON");
         assert_eq!(tsconfig["compilerOptions"]["strict"], true);
         assert!(content(&tree, "vite.config.ts").contains("base: './'"));
-        assert!(content(&tree, "tailwind.config.js").contains("darkMode: 'class'"));
+        assert!(content(&tree, "vite.config.ts").contains("tailwindcss()"));
+        let css = content(&tree, "src/index.css");
+        assert!(css.contains("@import 'tailwindcss';"), "{css}");
+        assert!(
+            css.contains("@custom-variant dark (&:where(.dark, .dark *));"),
+            "dark mode follows the class: {css}"
+        );
         let app = content(&tree, "src/App.tsx");
         for marker in [
             "// buildwire:imports",

@@ -1,8 +1,11 @@
-//! The offline provider's apps: React 19 + strict TypeScript + Tailwind CSS 3 on Vite 6,
+//! The offline provider's apps: React 19 + strict TypeScript 7 + Tailwind CSS 4 on Vite 8,
 //! built by `npm run build`: `tsc --noEmit & vite build && wait $!`, the type check
-//! running while Vite bundles (two cores instead of one, about a second less), and the
-//! build failing when either fails (`wait` answers tsc's status). Every app shares a scaffold
-//! (package.json with exact pins, Vite/TypeScript/Tailwind/PostCSS configs, `index.html`,
+//! running while Vite bundles, and the build failing when either fails (`wait` answers
+//! tsc's status). The toolchain is the native one: TypeScript 7's Go compiler, Vite 8's
+//! Rolldown bundler and Tailwind 4's Oxide engine through its Vite plugin (no PostCSS), so
+//! `npm run build` takes about a second and nothing in `node_modules` has an install
+//! script. Every app shares a scaffold
+//! (package.json with exact pins, Vite and TypeScript configs, `index.html`,
 //! `src/main.tsx`, `src/config.ts` with everything taken from the prompt, the header with a
 //! dark-mode toggle, a localStorage hook, the list filter hook) and adds its components
 //! under `src/components/`. The TypeScript and CSS sources are files in `templates/`.
@@ -25,22 +28,22 @@ use super::intent::{AppKind, wants_dark_mode};
 use super::text::{html_escape, name_in};
 use crate::ProjectFile;
 
-/// The Vite version every app pins (6.x: Node 18, 20 and 22).
-pub const VITE_VERSION: &str = "6.4.1";
+/// The Vite version every app pins (8.x: Node 20.19+ and 22.12+).
+pub const VITE_VERSION: &str = "8.4.0";
 
 /// Runtime dependencies, pinned exactly.
 pub const DEPENDENCIES: &[(&str, &str)] = &[("react", "19.2.0"), ("react-dom", "19.2.0")];
 
-/// Build-time dependencies, pinned exactly. None has an install script but esbuild's
-/// (which only checks its platform binary, an optional dependency fetched with it).
+/// Build-time dependencies, pinned exactly. None has an install script: the native
+/// parts (TypeScript 7, Rolldown, Tailwind's Oxide, Lightning CSS) are per-platform
+/// optional dependencies, fetched with their parent.
 pub const DEV_DEPENDENCIES: &[(&str, &str)] = &[
+    ("@tailwindcss/vite", "4.3.5"),
     ("@types/react", "19.2.2"),
     ("@types/react-dom", "19.2.2"),
-    ("@vitejs/plugin-react", "4.7.0"),
-    ("autoprefixer", "10.4.21"),
-    ("postcss", "8.5.6"),
-    ("tailwindcss", "3.4.18"),
-    ("typescript", "5.9.3"),
+    ("@vitejs/plugin-react", "6.3.0"),
+    ("tailwindcss", "4.3.5"),
+    ("typescript", "7.0.2"),
     ("vite", VITE_VERSION),
 ];
 
@@ -91,15 +94,11 @@ pub fn app_files(kind: AppKind, prompt: &str) -> Vec<ProjectFile> {
         ),
         file("index.html", &index_html(slug, &parts.title)),
         file("src/main.tsx", include_str!("templates/shared/main.tsx")),
+        file(
+            "src/vite-env.d.ts",
+            include_str!("templates/shared/vite-env.d.ts"),
+        ),
         file("src/config.ts", &config_ts(&parts, wants_dark_mode(prompt))),
-        file(
-            "tailwind.config.js",
-            include_str!("templates/shared/tailwind.config.js"),
-        ),
-        file(
-            "postcss.config.js",
-            include_str!("templates/shared/postcss.config.js"),
-        ),
         file("src/index.css", include_str!("templates/shared/index.css")),
         file(
             "src/components/Header.tsx",
