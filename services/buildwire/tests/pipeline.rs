@@ -300,6 +300,62 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         assert!(!log.contains(step), "{step} ran in a follow-up:\n{log}");
     }
     in_chromium("todo", &preview, &["--search"]).await;
+
+    // Another project with the same dependencies starts from this host's install of them
+    // (no package has an install script: nothing runs), and its own follow-up then reuses
+    // the entry made from that install after its first build.
+    let other = stack
+        .submit(json!({ "prompt": "Create a todo app", "userId": "user-1", "projectId": "proj-2" }))
+        .await;
+    let events = stack.completed(&other).await;
+    let log = stack.log(&events).await;
+    for wanted in [
+        "node_modules: copied from this host's install of the same dependencies",
+        "no install scripts to run",
+    ] {
+        assert!(log.contains(wanted), "{wanted}:\n{log}");
+    }
+    for step in ["$ npm install", "$ npm ci", "$ npm rebuild"] {
+        assert!(!log.contains(step), "{step} ran for a new project:\n{log}");
+    }
+    let entries = |root: &std::path::Path| -> usize {
+        std::fs::read_dir(root.join("build-cache/projects"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|scope| {
+                std::fs::read_dir(scope.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .filter(|entry| entry.path().join("node_modules").is_dir())
+            .count()
+    };
+    // Made off the build's path: wait for it (the follow-up would still work from the
+    // shared install, but it is the reuse this checks).
+    let waited = Instant::now();
+    while entries(stack.data.path()) < 2 {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "the new project's entry is never made"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let follow = stack
+        .submit(json!({ "prompt": "make the header blue", "userId": "user-1", "projectId": "proj-2", "parentBuildId": other }))
+        .await;
+    let events = stack.completed(&follow).await;
+    let log = stack.log(&events).await;
+    assert!(
+        log.contains("node_modules: reused from this project's previous build"),
+        "{log}"
+    );
+    let preview = events.last().expect("complete")["previewUrl"]
+        .as_str()
+        .expect("url")
+        .to_string();
+    assert!(stack.bundle(&preview).await.contains("new-todo"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

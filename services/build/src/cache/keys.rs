@@ -137,11 +137,18 @@ impl Lockfile {
             .all(|field| or_empty(&root[*field]) == or_empty(&manifest[*field]));
         let registry_only = packages.iter().all(|(path, entry)| {
             path.is_empty()
-                || (entry["resolved"]
-                    .as_str()
-                    .is_some_and(|url| !registry.is_empty() && url.starts_with(registry))
-                    && entry["integrity"].is_string()
-                    && entry["link"] != Value::Bool(true))
+                // Bundled in its parent's tarball, which the parent's entry checks.
+                || (entry["inBundle"] == Value::Bool(true) && entry["link"] != Value::Bool(true))
+                || (entry["integrity"].is_string()
+                    && entry["link"] != Value::Bool(true)
+                    && match entry["resolved"].as_str() {
+                        Some(url) => !registry.is_empty() && url.starts_with(registry),
+                        // npm leaves `resolved` out of some registry entries (npm 11 with
+                        // a warm cache; always with `omit-lockfile-registry-resolved`) and
+                        // fetches them from the configured registry by name and version.
+                        // Tarballs, git and local packages always name where they are.
+                        None => entry["version"].as_str().is_some_and(is_plain_version),
+                    })
         });
         let install_scripts = packages
             .values()
@@ -153,6 +160,14 @@ impl Lockfile {
             install_scripts,
         })
     }
+}
+
+/// A registry version (`1.2.3`, `4.0.0-beta.1+build`), not a URL, path or git spec.
+fn is_plain_version(version: &str) -> bool {
+    version.starts_with(|c: char| c.is_ascii_digit())
+        && version
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
 }
 
 /// `lock` without the root's name and version, which differ between projects that
@@ -282,6 +297,31 @@ mod tests {
             "another server's tarball is not shared"
         );
         assert_ne!(local.hash, a.hash);
+        let unnamed = lock("a", "https://registry.npmjs.org/react")
+            .replace(r#""resolved":"https://registry.npmjs.org/react","#, "");
+        let unnamed = Lockfile::read(&unnamed, &manifest, REGISTRY).expect("lock");
+        assert!(
+            unnamed.registry_only,
+            "npm fetches an entry without `resolved` from the registry"
+        );
+        let bundled = lock("a", "https://registry.npmjs.org/react").replace(
+            r#""resolved":"https://registry.npmjs.org/react","integrity":"sha512-x""#,
+            r#""inBundle":true"#,
+        );
+        let bundled = Lockfile::read(&bundled, &manifest, REGISTRY).expect("lock");
+        assert!(
+            bundled.registry_only,
+            "a bundled package comes in its parent"
+        );
+        let not_a_version = lock("a", "x").replace(
+            r#""version":"19.2.0","resolved":"x","#,
+            r#""version":"file:../react","#,
+        );
+        assert!(
+            !Lockfile::read(&not_a_version, &manifest, REGISTRY)
+                .expect("lock")
+                .registry_only
+        );
         let more = MANIFEST.replace(r#""vite":"6.4.1""#, r#""vite":"6.4.1","tsx":"4.0.0""#);
         let more: Value = serde_json::from_str(&more).expect("json");
         let stale = Lockfile::read(&lock("a", "https://r/react"), &more, REGISTRY).expect("lock");
