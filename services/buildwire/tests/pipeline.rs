@@ -265,6 +265,7 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
     }
 
     // A follow-up starts from the parent's files and modifies them.
+    wait_for_entries(stack.data.path(), 1).await;
     let follow = stack
         .submit(json!({ "prompt": "Add a search feature", "userId": "user-1", "projectId": "proj-1", "parentBuildId": id }))
         .await;
@@ -318,30 +319,7 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
     for step in ["$ npm install", "$ npm ci", "$ npm rebuild"] {
         assert!(!log.contains(step), "{step} ran for a new project:\n{log}");
     }
-    let entries = |root: &std::path::Path| -> usize {
-        std::fs::read_dir(root.join("build-cache/projects"))
-            .into_iter()
-            .flatten()
-            .flatten()
-            .flat_map(|scope| {
-                std::fs::read_dir(scope.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-            })
-            .filter(|entry| entry.path().join("node_modules").is_dir())
-            .count()
-    };
-    // Made off the build's path: wait for it (the follow-up would still work from the
-    // shared install, but it is the reuse this checks).
-    let waited = Instant::now();
-    while entries(stack.data.path()) < 2 {
-        assert!(
-            waited.elapsed() < Duration::from_secs(60),
-            "the new project's entry is never made"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_for_entries(stack.data.path(), 2).await;
     let follow = stack
         .submit(json!({ "prompt": "make the header blue", "userId": "user-1", "projectId": "proj-2", "parentBuildId": other }))
         .await;
@@ -688,5 +666,34 @@ async fn demo_explains_a_taken_port_in_one_line_and_shows_logs_with_v() {
                 "the log file line and the error:\n{stderr}"
             );
         }
+    }
+}
+
+/// Waits until the install cache holds `count` project entries. They are made after a
+/// build, off its path; a follow-up that came sooner would still work (from the shared
+/// install), but it is the reuse the tests check.
+async fn wait_for_entries(data: &std::path::Path, count: usize) {
+    let entries = || -> usize {
+        std::fs::read_dir(data.join("build-cache/projects"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .flat_map(|scope| {
+                std::fs::read_dir(scope.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+            })
+            .filter(|entry| entry.path().join("node_modules").is_dir())
+            .count()
+    };
+    let waited = Instant::now();
+    while entries() < count {
+        assert!(
+            waited.elapsed() < Duration::from_secs(60),
+            "only {} of {count} project entries made",
+            entries()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

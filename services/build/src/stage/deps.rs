@@ -287,7 +287,16 @@ impl BuildStage {
             Ok(scripts) => scripts,
             Err(failed) => return Ok(Err(failed)),
         };
-        let state = self.keep_project(&cache, dir, &scope, &npmrc).await;
+        // As for a shared copy: with no install script run, the tree just kept as the
+        // shared install is the project's, and its entry is made from that after the
+        // build (one copy of `node_modules` fewer on the way to `npm run build`).
+        let state = match shared.as_mut() {
+            Some(source) if !scripts.ran => {
+                source.project_entry = true;
+                self.project_state(dir, &scope, &npmrc)
+            }
+            _ => self.keep_project(&cache, dir, &scope, &npmrc).await,
+        };
         Ok(Ok(Ready {
             origin: Origin::Installed,
             lockfile: written.filter(|text| Some(text) != original_lock.as_ref()),
@@ -326,6 +335,25 @@ impl BuildStage {
                 next_offset: offset,
             }));
         }
+        Ok(self
+            .rebuild(job, dir, offset, started, full)
+            .await?
+            .map(|next_offset| Scripts {
+                ran: true,
+                next_offset,
+            }))
+    }
+
+    /// `npm rebuild`: the install scripts `--ignore-scripts` skipped, offline. The log
+    /// offset after it, or the failed step.
+    async fn rebuild(
+        &self,
+        job: &mut Job,
+        dir: &Path,
+        offset: u64,
+        started: Instant,
+        full: &mut FullLog,
+    ) -> Result<Result<u64, Failed>, StageError> {
         let rebuild = RunSpec::npm_rebuild(dir);
         let step = self
             .limited(
@@ -338,12 +366,15 @@ impl BuildStage {
             )
             .await?;
         if !step.outcome.success() {
-            return Ok(Err(rebuild_failed(&step, self)));
+            let what = "npm rebuild (install scripts, run without network)";
+            return Ok(Err(failure(
+                "NPM_INSTALL_FAILED",
+                what,
+                &step,
+                self.timeout,
+            )));
         }
-        Ok(Ok(Scripts {
-            ran: true,
-            next_offset: step.next_offset,
-        }))
+        Ok(Ok(step.next_offset))
     }
 
     /// `install`, then `npm rebuild`; nothing kept.
@@ -367,26 +398,19 @@ impl BuildStage {
                 self.timeout,
             )));
         }
-        let rebuild = RunSpec::npm_rebuild(dir);
-        let step = self
-            .limited(
-                job,
-                BuildPhase::Dependencies,
-                rebuild,
-                step.next_offset,
-                started,
-                full,
-            )
-            .await?;
-        if !step.outcome.success() {
-            return Ok(Err(rebuild_failed(&step, self)));
-        }
+        let next_offset = match self
+            .rebuild(job, dir, step.next_offset, started, full)
+            .await?
+        {
+            Ok(offset) => offset,
+            Err(failed) => return Ok(Err(failed)),
+        };
         Ok(Ok(Ready {
             origin,
             lockfile: None,
             state: None,
             shared: None,
-            next_offset: step.next_offset,
+            next_offset,
         }))
     }
 
@@ -427,11 +451,6 @@ impl BuildStage {
         .await;
         Some((scope.to_owned(), state))
     }
-}
-
-fn rebuild_failed(step: &super::Step, stage: &BuildStage) -> StageError {
-    let what = "npm rebuild (install scripts, run without network)";
-    failure("NPM_INSTALL_FAILED", what, step, stage.timeout)
 }
 
 /// What a restore did.
