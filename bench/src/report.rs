@@ -54,9 +54,14 @@ impl Report {
             Format::Text => UTF8_FULL_CONDENSED,
             Format::Markdown => ASCII_MARKDOWN,
         });
-        table.set_header(self.header.clone());
+        // A `|` inside a Markdown cell would split it.
+        let cell = |text: &String| match format {
+            Format::Text => text.clone(),
+            Format::Markdown => text.replace('|', "\\|"),
+        };
+        table.set_header(self.header.iter().map(cell).collect::<Vec<_>>());
         for row in &self.rows {
-            table.add_row(row.clone());
+            table.add_row(row.iter().map(cell).collect::<Vec<_>>());
         }
         for index in 1..self.header.len() {
             if let Some(column) = table.column_mut(index) {
