@@ -98,6 +98,28 @@ impl Stack {
             .expect("text")
     }
 
+    /// Submits a follow-up once the install cache holds `entries` project entries (made
+    /// after each first build, off its path), and checks it installed nothing: its events
+    /// and its preview URL.
+    async fn reused_follow_up(&self, entries: usize, body: Value) -> (Vec<Value>, String) {
+        wait_for_entries(self.data.path(), entries).await;
+        let id = self.submit(body).await;
+        let events = self.completed(&id).await;
+        let log = self.log(&events).await;
+        assert!(
+            log.contains("node_modules: reused from this project's previous build"),
+            "{log}"
+        );
+        for step in ["$ npm install", "$ npm ci", "$ npm rebuild"] {
+            assert!(!log.contains(step), "{step} ran in a follow-up:\n{log}");
+        }
+        let preview = events.last().expect("complete")["previewUrl"]
+            .as_str()
+            .expect("url")
+            .to_string();
+        (events, preview)
+    }
+
     async fn finished(&self, build_id: &str) -> Vec<Value> {
         self.wait_for(build_id, Duration::from_secs(240), common::ended)
             .await
@@ -264,12 +286,11 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         );
     }
 
-    // A follow-up starts from the parent's files and modifies them.
-    wait_for_entries(stack.data.path(), 1).await;
-    let follow = stack
-        .submit(json!({ "prompt": "Add a search feature", "userId": "user-1", "projectId": "proj-1", "parentBuildId": id }))
+    // A follow-up starts from the parent's files and modifies them; package.json and the
+    // lockfile did not change: nothing is installed.
+    let (events, preview) = stack
+        .reused_follow_up(1, json!({ "prompt": "Add a search feature", "userId": "user-1", "projectId": "proj-1", "parentBuildId": id }))
         .await;
-    let events = stack.completed(&follow).await;
     let modified: Vec<&Value> = events
         .iter()
         .filter(|e| e["type"] == "task_completed")
@@ -281,25 +302,12 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
         })
         .collect();
     assert!(!modified.is_empty(), "a follow-up modifies existing files");
-    let preview = events.last().expect("complete")["previewUrl"]
-        .as_str()
-        .expect("url")
-        .to_string();
     let bundle = stack.bundle(&preview).await;
     assert!(bundle.contains("search-bar"), "the new feature");
     assert!(
         bundle.contains("theme-toggle") && bundle.contains("new-todo"),
         "the old ones"
     );
-    // package.json and the lockfile did not change: nothing was installed.
-    let log = stack.log(&events).await;
-    assert!(
-        log.contains("node_modules: reused from this project's previous build"),
-        "{log}"
-    );
-    for step in ["$ npm install", "$ npm ci", "$ npm rebuild"] {
-        assert!(!log.contains(step), "{step} ran in a follow-up:\n{log}");
-    }
     in_chromium("todo", &preview, &["--search"]).await;
 
     // Another project with the same dependencies starts from this host's install of them
@@ -319,20 +327,9 @@ async fn a_todo_prompt_becomes_a_preview_and_a_follow_up_changes_it() {
     for step in ["$ npm install", "$ npm ci", "$ npm rebuild"] {
         assert!(!log.contains(step), "{step} ran for a new project:\n{log}");
     }
-    wait_for_entries(stack.data.path(), 2).await;
-    let follow = stack
-        .submit(json!({ "prompt": "make the header blue", "userId": "user-1", "projectId": "proj-2", "parentBuildId": other }))
+    let (_, preview) = stack
+        .reused_follow_up(2, json!({ "prompt": "make the header blue", "userId": "user-1", "projectId": "proj-2", "parentBuildId": other }))
         .await;
-    let events = stack.completed(&follow).await;
-    let log = stack.log(&events).await;
-    assert!(
-        log.contains("node_modules: reused from this project's previous build"),
-        "{log}"
-    );
-    let preview = events.last().expect("complete")["previewUrl"]
-        .as_str()
-        .expect("url")
-        .to_string();
     assert!(stack.bundle(&preview).await.contains("new-todo"));
 }
 
@@ -400,22 +397,15 @@ async fn every_offline_app_works_in_chromium_and_waiting_builds_hear_their_place
 
     // Follow-ups on the notes app: three changes at once, no install, every feature works.
     let (_, parent, project) = &builds[0];
-    let follow = stack
-        .submit(json!({
-            "prompt": "Add a search feature and a counter, and make the header purple",
-            "userId": "user-1", "projectId": project, "parentBuildId": parent,
-        }))
+    let (_, preview) = stack
+        .reused_follow_up(
+            builds.len(),
+            json!({
+                "prompt": "Add a search feature and a counter, and make the header purple",
+                "userId": "user-1", "projectId": project, "parentBuildId": parent,
+            }),
+        )
         .await;
-    let events = stack.completed(&follow).await;
-    let log = stack.log(&events).await;
-    assert!(
-        log.contains("reused from this project's previous build"),
-        "{log}"
-    );
-    let preview = events.last().expect("complete")["previewUrl"]
-        .as_str()
-        .expect("url")
-        .to_string();
     in_chromium(
         "notes",
         &preview,
