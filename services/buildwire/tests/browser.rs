@@ -17,33 +17,17 @@ async fn the_demo_page_and_the_hook_show_every_step_once_through_refresh_cut_and
     let (base, _data, _up) =
         common::up(&fixture.url(), &[("BUILDWIRE_RATE_USER_BURST", "20")]).await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let browser = root.join("tests/browser");
-    for module in ["playwright-core", "esbuild", "react-dom"] {
-        assert!(
-            browser.join("node_modules").join(module).is_dir(),
-            "{module} is missing from tests/browser: run scripts/setup"
-        );
-    }
     let artifacts = root.join("test-artifacts");
     std::fs::create_dir_all(&artifacts).expect("artifacts dir");
     let shot = artifacts.join("demo-progress.png");
     let _ = std::fs::remove_file(&shot);
-    let output = tokio::time::timeout(
+    let report = common::browser_script(
+        "demo.mjs",
+        &[&artifacts.to_string_lossy()],
+        &[("BASE", &base), ("KEY", common::KEY)],
         Duration::from_secs(420),
-        tokio::process::Command::new("node")
-            .arg(browser.join("demo.mjs"))
-            .arg(&artifacts)
-            .env("BASE", &base)
-            .env("KEY", common::KEY)
-            .kill_on_drop(true)
-            .output(),
     )
-    .await
-    .expect("the browser checks finish")
-    .expect("node runs");
-    let report = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "in Chromium:\n{report}");
+    .await;
     assert!(shot.is_file(), "a screenshot of the finished progress view");
     eprintln!("in Chromium:\n{report}");
 }

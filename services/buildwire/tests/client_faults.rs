@@ -25,6 +25,7 @@ async fn the_client_falls_back_under_a_csp_and_resumes_a_connection_that_died_si
     .await;
     let report = common::browser_script(
         "client_faults.mjs",
+        &[],
         &[("BASE", &base), ("KEY", common::KEY)],
         Duration::from_secs(480),
     )
@@ -34,6 +35,7 @@ async fn the_client_falls_back_under_a_csp_and_resumes_a_connection_that_died_si
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_client_owns_its_retries_and_backs_off_a_failing_token_refresher() {
-    let report = common::browser_script("client_retry.mjs", &[], Duration::from_secs(180)).await;
+    let report =
+        common::browser_script("client_retry.mjs", &[], &[], Duration::from_secs(180)).await;
     eprintln!("in Chromium:\n{report}");
 }

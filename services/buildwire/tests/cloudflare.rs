@@ -81,24 +81,7 @@ impl Stack {
 
 /// `tests/browser/todo.mjs <url>`: adds and completes todos, toggles dark mode, reloads.
 async fn in_chromium(url: &str) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: run scripts/setup"
-    );
-    let output = tokio::time::timeout(
-        Duration::from_secs(120),
-        tokio::process::Command::new("node")
-            .arg(dir.join("todo.mjs"))
-            .arg(url)
-            .output(),
-    )
-    .await
-    .expect("the browser check finishes")
-    .expect("node runs");
-    let report = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "in Chromium:\n{report}");
+    common::browser_script("todo.mjs", &[url], &[], Duration::from_secs(120)).await;
 }
 
 fn of_type<'a>(events: &'a [Value], kind: &str) -> Vec<&'a Value> {

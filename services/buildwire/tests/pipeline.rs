@@ -418,24 +418,8 @@ async fn every_offline_app_works_in_chromium_and_waiting_builds_hear_their_place
 /// (tests/browser/apps.mjs): its main interaction, dark mode, a reload keeping both, and
 /// what `args` ask for (`--search`, `--counter`, `--header <rgb>`, `--title`, `--fields`).
 async fn in_chromium(kind: &str, preview: &str, args: &[&str]) {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
-    assert!(
-        dir.join("node_modules/playwright-core").is_dir(),
-        "playwright-core is missing: run scripts/setup"
-    );
-    let mut command = tokio::process::Command::new("node");
-    command
-        .arg(dir.join("apps.mjs"))
-        .arg(kind)
-        .arg(preview)
-        .args(args);
-    let output = tokio::time::timeout(Duration::from_secs(120), command.output())
-        .await
-        .expect("the browser check finishes")
-        .expect("node runs");
-    let report = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "in Chromium:\n{report}");
+    let args: Vec<&str> = [kind, preview].iter().chain(args).copied().collect();
+    let report = common::browser_script("apps.mjs", &args, &[], Duration::from_secs(120)).await;
     eprintln!("in Chromium:\n{report}");
 }
 

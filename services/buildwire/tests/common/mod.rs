@@ -190,9 +190,14 @@ pub async fn events(
     page["events"].as_array().cloned().unwrap_or_default()
 }
 
-/// Runs `node tests/browser/<script>` (Chromium through playwright-core) with `env`, within
-/// `limit`; panics with its output unless it exits 0, else answers the output.
-pub async fn browser_script(script: &str, env: &[(&str, &str)], limit: Duration) -> String {
+/// Runs `node tests/browser/<script> <args>` (Chromium through playwright-core) with `env`,
+/// within `limit`; panics with its output unless it exits 0, else answers the output.
+pub async fn browser_script(
+    script: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+    limit: Duration,
+) -> String {
     let browser = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser");
     for module in ["playwright-core", "esbuild", "react-dom"] {
         assert!(
@@ -201,7 +206,10 @@ pub async fn browser_script(script: &str, env: &[(&str, &str)], limit: Duration)
         );
     }
     let mut command = Command::new("node");
-    command.arg(browser.join(script)).kill_on_drop(true);
+    command
+        .arg(browser.join(script))
+        .args(args)
+        .kill_on_drop(true);
     for (name, value) in env {
         command.env(name, value);
     }
