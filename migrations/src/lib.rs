@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261101_000001_build_events;
 mod m20261101_000002_build_progress;
 mod m20261201_000003_build_progress_usage;
+mod m20261202_000004_build_progress_deploy_log;
 
 /// Every migration, oldest first: what `Migrator::up` applies to bring a database to the
 /// schema the record service expects.
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261101_000001_build_events::Migration),
             Box::new(m20261101_000002_build_progress::Migration),
             Box::new(m20261201_000003_build_progress_usage::Migration),
+            Box::new(m20261202_000004_build_progress_deploy_log::Migration),
         ]
     }
 }

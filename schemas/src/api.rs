@@ -119,6 +119,10 @@ pub struct BuildProgress {
     #[serde(default)]
     #[schemars(pattern(TRACE_ID_PATTERN))]
     pub trace_id: Option<String>,
+    /// Signed URL of the deploy target's log (Cloudflare Pages' stage logs), once the
+    /// deploy kept one; `null` otherwise (the `local` target keeps none).
+    #[serde(default)]
+    pub deploy_log_url: Option<String>,
 }
 
 /// `GET /v1/builds/{id}/events`: a page of history, oldest first.

@@ -22,6 +22,7 @@ impl BuildProgress {
             updated_at: at,
             usage: None,
             trace_id: None,
+            deploy_log_url: None,
         }
     }
 
@@ -100,6 +101,7 @@ impl BuildProgress {
                 Some(Stage::Deploy.status())
             }
             EventBody::DeployCompleted(update) => {
+                self.note_deploy_log_url(update.deploy_log_url.as_deref());
                 if update.preview_url.is_some() {
                     self.preview_url = update.preview_url.clone();
                 }
@@ -110,6 +112,7 @@ impl BuildProgress {
                 None
             }
             EventBody::DeployFailed(update) => {
+                self.note_deploy_log_url(update.deploy_log_url.as_deref());
                 self.note_failure(update.failure.as_ref().map(|f| f.error.as_str()));
                 None
             }
@@ -163,6 +166,12 @@ impl BuildProgress {
     fn note_log_url(&mut self, url: Option<&str>) {
         if let Some(url) = url {
             self.build_log_url = Some(url.to_string());
+        }
+    }
+
+    fn note_deploy_log_url(&mut self, url: Option<&str>) {
+        if let Some(url) = url {
+            self.deploy_log_url = Some(url.to_string());
         }
     }
 
@@ -236,6 +245,29 @@ mod tests {
         assert_eq!(progress.completed_steps, vec!["t1"]);
         assert_eq!(progress.preview_url.as_deref(), Some("http://x/preview/1/"));
         assert_eq!(progress.last_seq, 13);
+    }
+
+    #[test]
+    fn the_deploy_log_link_is_kept_from_the_deploy_events() {
+        use crate::events::DeployUpdate;
+        let link = "/v1/builds/01JD5Y8Q7R3M4N5P6Q7R8S9T0V/logs/deploy";
+        let deployed = |seq, log: Option<&str>| {
+            event(
+                seq,
+                EventBody::DeployCompleted(DeployUpdate {
+                    preview_url: Some("https://x.pages.dev/".into()),
+                    deploy_log_url: log.map(str::to_owned),
+                    ..DeployUpdate::default()
+                }),
+            )
+        };
+        let progress = BuildProgress::from_events(
+            "01JD5Y8Q7R3M4N5P6Q7R8S9T0V",
+            &[deployed(4, Some(link)), deployed(5, None)],
+        );
+        assert_eq!(progress.deploy_log_url.as_deref(), Some(link));
+        let local = BuildProgress::from_events("01JD5Y8Q7R3M4N5P6Q7R8S9T0V", &[deployed(4, None)]);
+        assert_eq!(local.deploy_log_url, None, "a target without a log");
     }
 
     #[test]

@@ -59,6 +59,7 @@ fn every_body() -> Vec<EventBody> {
             calls: 1,
         }),
         trace_id: Some("4bf92f3577b34da6a3ce929d0e0e4736".into()),
+        deploy_log_url: None,
     };
     vec![
         EventBody::Status(StatusUpdate {

@@ -618,6 +618,11 @@ export interface BuildProgress {
    */
   completedSteps: string[];
   /**
+   * Signed URL of the deploy target's log (Cloudflare Pages' stage logs), once the
+   * deploy kept one; `null` otherwise (the `local` target keeps none).
+   */
+  deployLogUrl: string | null;
+  /**
    * Why it failed.
    */
   errorMessage: string | null;

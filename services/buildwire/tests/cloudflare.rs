@@ -156,6 +156,15 @@ async fn builds_deploy_to_cloudflare_pages_and_the_main_app_hears_of_them() {
     in_chromium(preview).await;
     let status = common::progress(&stack.http, &stack.base, KEY, &first).await;
     assert_eq!(status["previewUrl"], preview);
+    // The progress links the deploy log too, signed afresh, and the link serves it.
+    let link = status["deployLogUrl"]
+        .as_str()
+        .expect("deployLogUrl in the progress");
+    assert!(link.contains("/logs/deploy?"), "{link}");
+    let log = stack.http.get(link).send().await.expect("deploy log");
+    assert_eq!(log.status().as_u16(), 200);
+    let log = log.text().await.expect("text");
+    assert!(log.contains("Success: Your site was deployed!"), "{log}");
     let uploaded_first = fake.files_uploaded();
     assert_eq!(uploaded_first, deployment.manifest.len(), "every file once");
 

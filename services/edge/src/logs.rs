@@ -89,10 +89,16 @@ impl Links {
         }
     }
 
-    /// The build log link of a progress, fresh.
+    /// The log links of a progress, fresh: the build log's always, the deploy log's when
+    /// it is a reference to this edge.
     pub fn sign_progress(&self, progress: &mut BuildProgress) {
         if progress.build_log_url.is_some() {
             progress.build_log_url = Some(self.build_log(&progress.build_id));
+        }
+        if let Some(url) = progress.deploy_log_url.as_mut()
+            && url.starts_with("/v1/")
+        {
+            *url = self.sign(url);
         }
     }
 

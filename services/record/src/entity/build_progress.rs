@@ -30,6 +30,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// LLM tokens used, a `TokenUsage` as JSON (null until a `usage` event).
     pub usage: Option<Json>,
+    /// Reference to the deploy log (`/v1/builds/{id}/logs/deploy`) or the target's URL.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub deploy_log_url: Option<String>,
 }
 
 /// No relations.

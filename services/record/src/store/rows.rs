@@ -76,6 +76,7 @@ pub(crate) fn progress_of(row: build_progress::Model) -> Result<BuildProgress, R
             ),
             _ => None,
         },
+        deploy_log_url: row.deploy_log_url,
         // Not stored: the edge reads it from the build's first event's headers.
         trace_id: None,
         build_id: row.build_id,
@@ -101,6 +102,7 @@ pub(crate) fn progress_row(
         preview_url: Set(progress.preview_url.clone()),
         error_message: Set(progress.error_message.clone()),
         build_log_url: Set(progress.build_log_url.clone()),
+        deploy_log_url: Set(progress.deploy_log_url.clone()),
         last_seq: Set(to_i64(progress.last_seq, id)?),
         updated_at: Set(progress.updated_at),
         usage: Set(match &progress.usage {
