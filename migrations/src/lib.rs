@@ -8,6 +8,7 @@ mod m20261101_000001_build_events;
 mod m20261101_000002_build_progress;
 mod m20261201_000003_build_progress_usage;
 mod m20261202_000004_build_progress_deploy_log;
+mod progress_column;
 
 /// Every migration, oldest first: what `Migrator::up` applies to bring a database to the
 /// schema the record service expects.

@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::progress_column;
+
 /// Adds the nullable `usage` column (JSON / JSONB).
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -10,31 +12,16 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(BuildProgress::Table)
-                    .add_column(json_null(BuildProgress::Usage))
-                    .to_owned(),
-            )
-            .await
+        progress_column::add(manager, json_null(Column::Usage)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(BuildProgress::Table)
-                    .drop_column(BuildProgress::Usage)
-                    .to_owned(),
-            )
-            .await
+        progress_column::drop(manager, Column::Usage).await
     }
 }
 
-/// Table and column names.
+/// The column's name.
 #[derive(DeriveIden)]
-enum BuildProgress {
-    Table,
+enum Column {
     Usage,
 }

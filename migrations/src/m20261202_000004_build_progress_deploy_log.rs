@@ -3,6 +3,8 @@
 
 use sea_orm_migration::{prelude::*, schema::*};
 
+use crate::progress_column;
+
 /// Adds the nullable `deploy_log_url` column (text).
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -10,31 +12,16 @@ pub struct Migration;
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(BuildProgress::Table)
-                    .add_column(text_null(BuildProgress::DeployLogUrl))
-                    .to_owned(),
-            )
-            .await
+        progress_column::add(manager, text_null(Column::DeployLogUrl)).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table(BuildProgress::Table)
-                    .drop_column(BuildProgress::DeployLogUrl)
-                    .to_owned(),
-            )
-            .await
+        progress_column::drop(manager, Column::DeployLogUrl).await
     }
 }
 
-/// Table and column names.
+/// The column's name.
 #[derive(DeriveIden)]
-enum BuildProgress {
-    Table,
+enum Column {
     DeployLogUrl,
 }

@@ -84,8 +84,16 @@ impl Links {
         };
         match url {
             Some((url, true)) => *url = fresh(),
-            Some((url, false)) if url.starts_with("/v1/") => *url = self.sign(url),
-            _ => {}
+            Some((url, false)) => self.sign_deploy_log(url),
+            None => {}
+        }
+    }
+
+    /// Signs a deploy log link when it is a reference to this edge (`/v1/...`); a deploy
+    /// target's own URL is kept as it is.
+    fn sign_deploy_log(&self, url: &mut String) {
+        if url.starts_with("/v1/") {
+            *url = self.sign(url);
         }
     }
 
@@ -95,10 +103,8 @@ impl Links {
         if progress.build_log_url.is_some() {
             progress.build_log_url = Some(self.build_log(&progress.build_id));
         }
-        if let Some(url) = progress.deploy_log_url.as_mut()
-            && url.starts_with("/v1/")
-        {
-            *url = self.sign(url);
+        if let Some(url) = progress.deploy_log_url.as_mut() {
+            self.sign_deploy_log(url);
         }
     }
 

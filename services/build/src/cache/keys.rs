@@ -147,7 +147,9 @@ impl Lockfile {
                         // a warm cache; always with `omit-lockfile-registry-resolved`) and
                         // fetches them from the configured registry by name and version.
                         // Tarballs, git and local packages always name where they are.
-                        None => entry["version"].as_str().is_some_and(is_plain_version),
+                        None => entry["version"]
+                            .as_str()
+                            .is_some_and(|v| semver::Version::parse(v).is_ok()),
                     })
         });
         let install_scripts = packages
@@ -160,14 +162,6 @@ impl Lockfile {
             install_scripts,
         })
     }
-}
-
-/// A registry version (`1.2.3`, `4.0.0-beta.1+build`), not a URL, path or git spec.
-fn is_plain_version(version: &str) -> bool {
-    version.starts_with(|c: char| c.is_ascii_digit())
-        && version
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+'))
 }
 
 /// `lock` without the root's name and version, which differ between projects that

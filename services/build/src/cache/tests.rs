@@ -14,6 +14,14 @@ fn node_modules(at: &Path, content: &str) -> PathBuf {
     dir
 }
 
+/// A temp dir and an unbounded cache under `<tmp>/cache` (its root).
+fn unbounded() -> (tempfile::TempDir, PathBuf, InstallCache) {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("cache");
+    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    (tmp, root, cache)
+}
+
 fn age(dir: &Path, by: Duration) {
     let lease = File::options()
         .write(true)
@@ -26,9 +34,7 @@ fn age(dir: &Path, by: Duration) {
 
 #[test]
 fn entries_come_back_as_copies() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let cache =
-        InstallCache::open(&tmp.path().join("cache"), u64::MAX, Duration::MAX).expect("cache");
+    let (tmp, _, cache) = unbounded();
     let built = node_modules(&tmp.path().join("build"), "one");
     assert!(
         cache
@@ -65,9 +71,7 @@ fn entries_come_back_as_copies() {
 
 #[test]
 fn a_spare_is_taken_once_and_made_again() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = tmp.path().join("cache");
-    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let (tmp, root, cache) = unbounded();
     let built = node_modules(&tmp.path().join("build"), "one");
     cache.put_project("scope", "state", &built).expect("put");
     // The build's own tree changes after it was kept: the spare comes from the entry.
@@ -102,9 +106,7 @@ fn a_spare_is_taken_once_and_made_again() {
 
 #[test]
 fn a_shared_install_has_a_spare_and_becomes_a_project_entry_when_its_lock_matches() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = tmp.path().join("cache");
-    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let (tmp, _, cache) = unbounded();
     let built = node_modules(&tmp.path().join("build"), "pristine");
     cache
         .put_shared("deps", "lock", "{}\n", &built)
@@ -144,9 +146,7 @@ fn a_shared_install_has_a_spare_and_becomes_a_project_entry_when_its_lock_matche
 
 #[test]
 fn builds_at_once_never_share_a_spare() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = tmp.path().join("cache");
-    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let (tmp, _, cache) = unbounded();
     let built = node_modules(&tmp.path().join("build"), "one");
     cache.put_project("scope", "state", &built).expect("put");
     cache.make_spare("scope", "state").expect("spare");
@@ -172,9 +172,7 @@ fn builds_at_once_never_share_a_spare() {
 
 #[test]
 fn eviction_waits_for_a_spare_and_counts_it() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = tmp.path().join("cache");
-    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let (tmp, root, cache) = unbounded();
     let built = node_modules(&tmp.path().join("build"), &"x".repeat(10_000));
     cache.put_project("scope", "state", &built).expect("put");
     let entry = root.join("projects/scope/state");
@@ -198,9 +196,7 @@ fn eviction_waits_for_a_spare_and_counts_it() {
 
 #[test]
 fn tool_caches_follow_the_project() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let cache =
-        InstallCache::open(&tmp.path().join("cache"), u64::MAX, Duration::MAX).expect("cache");
+    let (tmp, _, cache) = unbounded();
     let build = tmp.path().join("build");
     let built = node_modules(&build, "one");
     cache.put_project("scope", "state", &built).expect("put");
@@ -253,9 +249,7 @@ fn eviction_goes_by_age_then_size_and_spares_held_entries() {
 
 #[test]
 fn a_scope_keeps_its_newest_states() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let root = tmp.path().join("cache");
-    let cache = InstallCache::open(&root, u64::MAX, Duration::MAX).expect("cache");
+    let (tmp, root, cache) = unbounded();
     let built = node_modules(&tmp.path().join("build"), "x");
     for (at, state) in ["s1", "s2", "s3"].iter().enumerate() {
         cache.put_project("scope", state, &built).expect("put");

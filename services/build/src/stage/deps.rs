@@ -110,14 +110,7 @@ impl BuildStage {
         let manifest = read("package.json").unwrap_or_default();
         let original_lock = read("package-lock.json");
         let npmrc = read(crate::npmrc::FILE).unwrap_or_default();
-        let keys = ProjectKeys::read(
-            &manifest,
-            original_lock.as_deref(),
-            &npmrc,
-            &self.toolchain,
-            &self.registry,
-        );
-        let Some(keys) = keys else {
+        let Some(keys) = self.keys(&manifest, original_lock.as_deref(), &npmrc) else {
             // No usable package.json: npm says why.
             let install = RunSpec::npm_install(dir, &self.cache_dir).prefer_offline();
             return self
@@ -198,21 +191,26 @@ impl BuildStage {
                     ),
                 )
                 .await?;
-                let lock = original_lock.as_deref().or(copied.lockfile.as_deref());
+                // The tree's keys with the lockfile now in `dir` (the project's, or the
+                // one adopted from the install).
+                let now = self.keys(
+                    &manifest,
+                    original_lock.as_deref().or(lockfile.as_deref()),
+                    &npmrc,
+                );
                 let scripts = match self
-                    .install_scripts(job, dir, &manifest, lock, &npmrc, 0, started, full)
+                    .install_scripts(job, dir, now.as_ref(), 0, started, full)
                     .await?
                 {
                     Ok(scripts) => scripts,
                     Err(failed) => return Ok(Err(failed)),
                 };
+                let state = project_state(&scope, now.as_ref());
                 // Without install scripts the tree is the shared install exactly: the
                 // project's entry is made from that after the build, off its path.
-                let state = if scripts.ran {
-                    self.keep_project(&cache, dir, &scope, &npmrc).await
-                } else {
-                    self.project_state(dir, &scope, &npmrc)
-                };
+                if scripts.ran {
+                    self.keep_project(&cache, dir, state.clone()).await;
+                }
                 let shared = copied.lock_hash.map(|lock_hash| SharedSource {
                     deps: keys.deps.clone(),
                     lock_hash,
@@ -247,56 +245,43 @@ impl BuildStage {
             )));
         }
         let written = read("package-lock.json");
+        let fresh = self.keys(&manifest, written.as_deref(), &npmrc);
         let mut shared = None;
         // Shared only when npm resolved every package itself: a lockfile the project
         // brought could name any tarball (with its own integrity hash).
         if original_lock.is_none()
-            && let Some(text) = &written
-            && let Some(fresh) = ProjectKeys::read(
-                &manifest,
-                Some(text),
-                &npmrc,
-                &self.toolchain,
-                &self.registry,
-            )
-            && let Some(lock) = fresh.lock.filter(|lock| lock.registry_only && lock.in_sync)
+            && let (Some(text), Some(fresh)) = (&written, &fresh)
+            && let Some(lock) = fresh.lock.as_ref().filter(|l| l.registry_only && l.in_sync)
             && fresh.shareable_manifest
         {
-            let (cache, deps, text) = (cache.clone(), fresh.deps.clone(), text.clone());
+            let (writer, deps, text) = (cache.clone(), fresh.deps.clone(), text.clone());
             let (lock_hash, node_modules) = (lock.hash.clone(), dir.join("node_modules"));
-            blocking(move || cache.put_shared(&deps, &lock_hash, &text, &node_modules)).await;
+            let stored =
+                blocking(move || writer.put_shared(&deps, &lock_hash, &text, &node_modules)).await;
             shared = Some(SharedSource {
-                deps: fresh.deps,
-                lock_hash: lock.hash,
-                project_entry: false,
+                deps: fresh.deps.clone(),
+                lock_hash: lock.hash.clone(),
+                // Made from it after the build when it is this very tree, untouched.
+                project_entry: stored,
             });
         }
         let scripts = match self
-            .install_scripts(
-                job,
-                dir,
-                &manifest,
-                written.as_deref(),
-                &npmrc,
-                step.next_offset,
-                started,
-                full,
-            )
+            .install_scripts(job, dir, fresh.as_ref(), step.next_offset, started, full)
             .await?
         {
             Ok(scripts) => scripts,
             Err(failed) => return Ok(Err(failed)),
         };
+        let state = project_state(&scope, fresh.as_ref());
         // As for a shared copy: with no install script run, the tree just kept as the
         // shared install is the project's, and its entry is made from that after the
         // build (one copy of `node_modules` fewer on the way to `npm run build`).
-        let state = match shared.as_mut() {
-            Some(source) if !scripts.ran => {
-                source.project_entry = true;
-                self.project_state(dir, &scope, &npmrc)
-            }
-            _ => self.keep_project(&cache, dir, &scope, &npmrc).await,
-        };
+        if let Some(source) = shared.as_mut() {
+            source.project_entry &= !scripts.ran;
+        }
+        if !shared.as_ref().is_some_and(|source| source.project_entry) {
+            self.keep_project(&cache, dir, state.clone()).await;
+        }
         Ok(Ok(Ready {
             origin: Origin::Installed,
             lockfile: written.filter(|text| Some(text) != original_lock.as_ref()),
@@ -310,19 +295,15 @@ impl BuildStage {
     /// rebuild`, offline, in the sandbox), unless its lockfile and `package.json` say
     /// there are none: then npm would only start to find nothing to do. Whether it ran
     /// and the log offset after it, or the failed step.
-    #[allow(clippy::too_many_arguments)]
     async fn install_scripts(
         &self,
         job: &mut Job,
         dir: &Path,
-        manifest: &str,
-        lockfile: Option<&str>,
-        npmrc: &str,
+        keys: Option<&ProjectKeys>,
         offset: u64,
         started: Instant,
         full: &mut FullLog,
     ) -> Result<Result<Scripts, Failed>, StageError> {
-        let keys = ProjectKeys::read(manifest, lockfile, npmrc, &self.toolchain, &self.registry);
         if keys.is_some_and(|keys| !keys.has_install_scripts()) {
             note(
                 job,
@@ -414,43 +395,35 @@ impl BuildStage {
         }))
     }
 
-    /// The project's (scope, state) keys from the `package.json` and lockfile in `dir`;
-    /// `None` without a lockfile.
-    fn project_state(&self, dir: &Path, scope: &str, npmrc: &str) -> Option<(String, String)> {
-        let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
-        let manifest = read("package.json")?;
-        let lock = read("package-lock.json")?;
-        let state = ProjectKeys::read(
-            &manifest,
-            Some(&lock),
-            npmrc,
-            &self.toolchain,
-            &self.registry,
-        )?
-        .state()?;
-        Some((scope.to_owned(), state))
+    /// A tree's keys from its `package.json`, lockfile and `.npmrc` texts.
+    fn keys(&self, manifest: &str, lockfile: Option<&str>, npmrc: &str) -> Option<ProjectKeys> {
+        ProjectKeys::read(manifest, lockfile, npmrc, &self.toolchain, &self.registry)
     }
 
-    /// Keeps a copy of the project's installed tree (after its install scripts) for its
-    /// follow-ups; its (scope, state) when the project has a lockfile to key it by.
+    /// Keeps a copy of the project's installed tree (after its install scripts) in `dir`
+    /// as its entry `state` for its follow-ups (nothing without a state: no lockfile).
     async fn keep_project(
         &self,
         cache: &Arc<InstallCache>,
         dir: &Path,
-        scope: &str,
-        npmrc: &str,
-    ) -> Option<(String, String)> {
-        let (_, state) = self.project_state(dir, scope, npmrc)?;
+        state: Option<(String, String)>,
+    ) {
+        let Some((scope, key)) = state else {
+            return;
+        };
         let (writer, node_modules) = (cache.clone(), dir.join("node_modules"));
-        let (entry_scope, key) = (scope.to_owned(), state.clone());
         blocking(move || {
-            let kept = writer.put_project(&entry_scope, &key, &node_modules);
+            let kept = writer.put_project(&scope, &key, &node_modules);
             evict(&writer);
             kept
         })
         .await;
-        Some((scope.to_owned(), state))
     }
+}
+
+/// A project's (scope, state) entry key, when its keys have a lockfile to key it by.
+fn project_state(scope: &str, keys: Option<&ProjectKeys>) -> Option<(String, String)> {
+    Some((scope.to_owned(), keys?.state()?))
 }
 
 /// What a restore did.
@@ -501,11 +474,18 @@ async fn restore(
 }
 
 /// Runs a cache write off the async threads; a failure is logged, never the build's.
-async fn blocking(write: impl FnOnce() -> std::io::Result<bool> + Send + 'static) {
+/// Whether it stored a new entry (false when one was there already, or on failure).
+async fn blocking(write: impl FnOnce() -> std::io::Result<bool> + Send + 'static) -> bool {
     match tokio::task::spawn_blocking(write).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(error)) => tracing::warn!(%error, "install cache: keeping an install failed"),
-        Err(error) => tracing::warn!(%error, "install cache: writer panicked"),
+        Ok(Ok(stored)) => stored,
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "install cache: keeping an install failed");
+            false
+        }
+        Err(error) => {
+            tracing::warn!(%error, "install cache: writer panicked");
+            false
+        }
     }
 }
 
